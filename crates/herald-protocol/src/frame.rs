@@ -1,0 +1,289 @@
+//! JSON frames on the WebSocket: parsing what clients send, encoding what the server sends.
+//!
+//! Every server frame is encoded here once, as a `String`, and the server shares those bytes
+//! with every recipient of a broadcast.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A frame as it arrives from a client, before interpretation.
+#[derive(Debug, Deserialize)]
+struct RawClientFrame {
+    event: Option<Value>,
+    #[serde(default)]
+    channel: Option<Value>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// A `pusher:subscribe` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub channel: String,
+    pub auth: Option<String>,
+    /// Exactly as received: the presence signature covers these bytes.
+    pub channel_data: Option<String>,
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    Ping,
+    Pong,
+    Subscribe(Subscribe),
+    Unsubscribe {
+        channel: String,
+    },
+    Signin {
+        auth: String,
+        user_data: String,
+    },
+    /// A `client-*` event; `data` is already a JSON string (objects are serialised once here).
+    ClientEvent {
+        event: String,
+        channel: String,
+        data: String,
+    },
+    /// Any other `pusher:*` event, or a non-`client-` event name.
+    Unknown {
+        event: String,
+    },
+}
+
+/// Why a frame could not be understood. Sent back as `pusher:error` with code null.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("Invalid message: not valid JSON ({0})")]
+    NotJson(String),
+    #[error("Invalid message: the 'event' field is missing or not a string")]
+    MissingEvent,
+    #[error("Invalid message: {event} requires '{field}' as a {expected}")]
+    BadField {
+        event: String,
+        field: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl ClientMessage {
+    /// Parses one text frame.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let raw: RawClientFrame =
+            serde_json::from_str(text).map_err(|e| FrameError::NotJson(e.to_string()))?;
+        let event = match raw.event {
+            Some(Value::String(s)) => s,
+            _ => return Err(FrameError::MissingEvent),
+        };
+        let bad = |field, expected| FrameError::BadField {
+            event: event.clone(),
+            field,
+            expected,
+        };
+        match event.as_str() {
+            "pusher:ping" => Ok(Self::Ping),
+            "pusher:pong" => Ok(Self::Pong),
+            "pusher:subscribe" => {
+                let data = raw.data.as_ref();
+                // pusher-js puts `channel` inside `data`; some clients put it at top level.
+                let channel = str_field(data, "channel")
+                    .or_else(|| raw.channel.as_ref().and_then(Value::as_str))
+                    .ok_or_else(|| bad("data.channel", "string"))?;
+                let auth = match data.and_then(|d| d.get("auth")) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(_) => return Err(bad("data.auth", "string")),
+                };
+                let channel_data = match data.and_then(|d| d.get("channel_data")) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    // Not signable byte-for-byte, so refuse rather than guess.
+                    Some(_) => return Err(bad("data.channel_data", "JSON-encoded string")),
+                };
+                Ok(Self::Subscribe(Subscribe {
+                    channel: channel.to_owned(),
+                    auth,
+                    channel_data,
+                }))
+            }
+            "pusher:unsubscribe" => {
+                let channel = str_field(raw.data.as_ref(), "channel")
+                    .or_else(|| raw.channel.as_ref().and_then(Value::as_str))
+                    .ok_or_else(|| bad("data.channel", "string"))?;
+                Ok(Self::Unsubscribe {
+                    channel: channel.to_owned(),
+                })
+            }
+            "pusher:signin" => {
+                let data = raw.data.as_ref();
+                let auth = str_field(data, "auth").ok_or_else(|| bad("data.auth", "string"))?;
+                let user_data = str_field(data, "user_data")
+                    .ok_or_else(|| bad("data.user_data", "JSON-encoded string"))?;
+                Ok(Self::Signin {
+                    auth: auth.to_owned(),
+                    user_data: user_data.to_owned(),
+                })
+            }
+            name if name.starts_with("client-") => {
+                let channel = match raw.channel {
+                    Some(Value::String(s)) => s,
+                    _ => return Err(bad("channel", "string")),
+                };
+                let data = match raw.data {
+                    Some(Value::String(s)) => s,
+                    Some(other) => other.to_string(),
+                    None => "{}".to_owned(),
+                };
+                Ok(Self::ClientEvent {
+                    event,
+                    channel,
+                    data,
+                })
+            }
+            _ => Ok(Self::Unknown { event }),
+        }
+    }
+}
+
+fn str_field<'a>(data: Option<&'a Value>, field: &str) -> Option<&'a str> {
+    data?.get(field)?.as_str()
+}
+
+#[derive(Serialize)]
+struct EventFrame<'a> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+/// Encodes an event with string `data` (the protocol's "double encoding").
+pub fn event(event: &str, channel: Option<&str>, data: Option<&str>, user_id: Option<&str>) -> String {
+    serde_json::to_string(&EventFrame {
+        event,
+        channel,
+        data,
+        user_id,
+    })
+    .expect("serialising strings cannot fail")
+}
+
+/// `pusher:connection_established`.
+pub fn connection_established(socket_id: &str, activity_timeout_secs: u64) -> String {
+    let data = serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs})
+        .to_string();
+    event("pusher:connection_established", None, Some(&data), None)
+}
+
+/// `pusher:error` with `data` as an object, as the real service sends it.
+pub fn error(code: Option<u16>, message: &str) -> String {
+    serde_json::json!({"event": "pusher:error", "data": {"code": code, "message": message}})
+        .to_string()
+}
+
+/// `pusher:pong` (answer to a client's `pusher:ping`).
+pub fn pong() -> String {
+    r#"{"event":"pusher:pong","data":{}}"#.to_owned()
+}
+
+/// `pusher:ping` (sent by the server to an idle client).
+pub fn ping() -> String {
+    r#"{"event":"pusher:ping","data":{}}"#.to_owned()
+}
+
+/// `pusher_internal:subscription_succeeded` with `data` already encoded as a JSON string.
+pub fn subscription_succeeded(channel: &str, data: &str) -> String {
+    event(
+        "pusher_internal:subscription_succeeded",
+        Some(channel),
+        Some(data),
+        None,
+    )
+}
+
+/// `pusher:subscription_error`, channel-scoped, so `channel.bind('pusher:subscription_error')`
+/// fires in pusher-js.
+pub fn subscription_error(channel: &str, error_type: &str, error: &str, status: u16) -> String {
+    serde_json::json!({
+        "event": "pusher:subscription_error",
+        "channel": channel,
+        "data": {"type": error_type, "error": error, "status": status},
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pusher_js_subscribe_frames() {
+        let m = ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"my-channel"}}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Subscribe(Subscribe {
+                channel: "my-channel".into(),
+                auth: Some(String::new()),
+                channel_data: None
+            })
+        );
+        let raw_cd = r#"{\"user_id\":10,\"user_info\":{\"name\":\"Mr. Pusher\"}}"#;
+        let frame = format!(
+            r#"{{"event":"pusher:subscribe","data":{{"auth":"k:s","channel_data":"{raw_cd}","channel":"presence-foobar"}}}}"#
+        );
+        match ClientMessage::parse(&frame).unwrap() {
+            ClientMessage::Subscribe(s) => assert_eq!(
+                s.channel_data.as_deref(),
+                Some(r#"{"user_id":10,"user_info":{"name":"Mr. Pusher"}}"#)
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_event_object_data_is_serialised_once() {
+        let m = ClientMessage::parse(r#"{"event":"client-typing","data":{"x":1},"channel":"private-chat"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::ClientEvent {
+                event: "client-typing".into(),
+                channel: "private-chat".into(),
+                data: r#"{"x":1}"#.into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_frames_say_what_is_wrong() {
+        assert!(matches!(ClientMessage::parse("not json"), Err(FrameError::NotJson(_))));
+        assert_eq!(ClientMessage::parse(r#"{"data":{}}"#), Err(FrameError::MissingEvent));
+        assert_eq!(ClientMessage::parse(r#"[1,2]"#).is_err(), true);
+        let err = ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{}}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid message: pusher:subscribe requires 'data.channel' as a string"
+        );
+    }
+
+    #[test]
+    fn encodes_frames_exactly() {
+        assert_eq!(
+            connection_established("1.2", 120),
+            r#"{"event":"pusher:connection_established","data":"{\"activity_timeout\":120,\"socket_id\":\"1.2\"}"}"#
+        );
+        assert_eq!(
+            subscription_succeeded("c", "{}"),
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#
+        );
+        assert_eq!(
+            error(None, "boom"),
+            r#"{"data":{"code":null,"message":"boom"},"event":"pusher:error"}"#
+        );
+        assert_eq!(
+            event("client-x", Some("presence-c"), Some("{}"), Some("7")),
+            r#"{"event":"client-x","channel":"presence-c","data":"{}","user_id":"7"}"#
+        );
+    }
+}
