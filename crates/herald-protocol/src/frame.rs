@@ -214,6 +214,37 @@ pub fn subscription_error(channel: &str, error_type: &str, error: &str, status: 
     .to_string()
 }
 
+/// `pusher:subscribe` as pusher-js sends it (what a client sends; used by the load
+/// generator and tests). `channel_data` is sent as the exact string that was signed.
+pub fn subscribe(channel: &str, auth: Option<&str>, channel_data: Option<&str>) -> String {
+    #[derive(Serialize)]
+    struct Data<'a> {
+        auth: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel_data: Option<&'a str>,
+        channel: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        event: &'static str,
+        data: Data<'a>,
+    }
+    serde_json::to_string(&Frame {
+        event: "pusher:subscribe",
+        data: Data {
+            auth: auth.unwrap_or(""),
+            channel_data,
+            channel,
+        },
+    })
+    .expect("serialising strings cannot fail")
+}
+
+/// `pusher:unsubscribe` as pusher-js sends it.
+pub fn unsubscribe(channel: &str) -> String {
+    serde_json::json!({"event": "pusher:unsubscribe", "data": {"channel": channel}}).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +295,30 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Invalid message: pusher:subscribe requires 'data.channel' as a string"
+        );
+    }
+
+    #[test]
+    fn client_frames_match_pusher_js_and_parse_back() {
+        assert_eq!(
+            subscribe("my-channel", None, None),
+            r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"my-channel"}}"#
+        );
+        let cd = r#"{"user_id":10,"user_info":{"name":"Mr. Pusher"}}"#;
+        let frame = subscribe("presence-foobar", Some("k:s"), Some(cd));
+        assert_eq!(
+            ClientMessage::parse(&frame).unwrap(),
+            ClientMessage::Subscribe(Subscribe {
+                channel: "presence-foobar".into(),
+                auth: Some("k:s".into()),
+                channel_data: Some(cd.into())
+            })
+        );
+        assert_eq!(
+            ClientMessage::parse(&unsubscribe("presence-foobar")).unwrap(),
+            ClientMessage::Unsubscribe {
+                channel: "presence-foobar".into()
+            }
         );
     }
 
