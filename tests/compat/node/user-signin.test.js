@@ -1,0 +1,147 @@
+'use strict';
+// Issue 3: user sign-in (pusher.signin() with a userAuthentication handler that signs with the
+// official Node library's authenticateUser), sendToUser, terminateUserConnections, the
+// watchlist, and the optional "authorized connections only" timeout (4009).
+
+const { test: nodeTest, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { startHerald, withHeraldLogs } = require('../lib/herald');
+const {
+  connectClient, createClient, serverLib, recordChannel, closeAll, waitUntil, authorizerFrom, userAuthenticatorFrom, EventLog,
+} = require('../lib/clients');
+
+let h;
+const test = withHeraldLogs(() => h, nodeTest);
+const clients = [];
+before(async () => {
+  h = await startHerald();
+});
+after(async () => {
+  await closeAll(clients);
+  await h?.stop();
+});
+
+/** Connects, signs in as `userData.id`, and waits until #server-to-user-{id} is subscribed. */
+async function signedIn(userData, server = h) {
+  const c = await connectClient(server, { userAuthentication: userAuthenticatorFrom(serverLib(server), userData) });
+  clients.push(c);
+  c.userEvents = new EventLog();
+  c.pusher.user.bind_global((event, data) => c.userEvents.push({ event, data }));
+  c.watchlist = new EventLog();
+  c.pusher.user.watchlist.bind('online', (e) => c.watchlist.push({ name: 'online', user_ids: e.user_ids }));
+  c.pusher.user.watchlist.bind('offline', (e) => c.watchlist.push({ name: 'offline', user_ids: e.user_ids }));
+  c.pusher.signin();
+  await waitUntil(() => c.pusher.user.serverToUserChannel && c.pusher.user.serverToUserChannel.subscribed, `sign-in of ${userData.id}`);
+  assert.equal(c.pusher.user.user_data.id, userData.id);
+  return c;
+}
+
+test('sign-in succeeds and sendToUser reaches every socket of that user only', async () => {
+  const u1a = await signedIn({ id: 'user-1', user_info: { name: 'One' } });
+  const u1b = await signedIn({ id: 'user-1', user_info: { name: 'One' } });
+  const u2 = await signedIn({ id: 'user-2' });
+  const res = await serverLib(h).sendToUser('user-1', 'notification', { text: 'hello', n: 1 });
+  assert.equal(res.status, 200);
+  for (const c of [u1a, u1b]) {
+    const got = await c.userEvents.waitFor((e) => e.event === 'notification', 'notification');
+    assert.deepEqual(got.data, { text: 'hello', n: 1 });
+  }
+  await serverLib(h).sendToUser('user-2', 'sentinel', {});
+  await u2.userEvents.waitFor((e) => e.event === 'sentinel', 'sentinel at user-2');
+  assert.equal(u2.userEvents.filter((e) => e.event === 'notification').length, 0, 'user-2 got user-1\'s event');
+});
+
+test('sign-in with a bad signature is refused and the user channel is not joined', async () => {
+  const c = await connectClient(h, {
+    userAuthentication: {
+      customHandler: ({ socketId }, cb) => cb(null, { auth: `${h.app.key}:${'0'.repeat(64)}`, user_data: JSON.stringify({ id: 'forger' }) }),
+    },
+  });
+  clients.push(c);
+  c.pusher.signin();
+  await c.errors.waitFor((e) => e.type === 'PusherError' || e.type === 'WebSocketError', 'an error for a forged sign-in');
+  assert.ok(!c.messages.filter((m) => m.event === 'pusher:signin_success').length, 'forged sign-in succeeded');
+  assert.ok(!c.pusher.user.user_data, 'pusher-js believes it is signed in');
+  // Nothing sent to that user may reach this socket (herald may also close it with 4009).
+  if (c.state === 'connected') {
+    await serverLib(h).sendToUser('forger', 'secret', {});
+    const probe = recordChannel(await c.subscribe('probe-forger'));
+    await serverLib(h).trigger('probe-forger', 'probe', {});
+    await probe.waitFor((e) => e.event === 'probe', 'probe');
+    assert.equal(c.messages.filter((m) => m.event === 'secret').length, 0, 'a forged sign-in received user events');
+  }
+});
+
+test('terminateUserConnections closes every signed-in socket of that user and no other', async () => {
+  const t1 = await signedIn({ id: 'terminated' });
+  const t2 = await signedIn({ id: 'terminated' });
+  const other = await signedIn({ id: 'survivor' });
+  // A presence member with the same id that never signed in is not a user connection.
+  const presenceOnly = await connectClient(h, { channelAuthorization: authorizerFrom(serverLib(h), { user_id: 'terminated', user_info: {} }) });
+  clients.push(presenceOnly);
+  await presenceOnly.subscribe('presence-terminate');
+  const res = await serverLib(h).terminateUserConnections('terminated');
+  assert.equal(res.status, 200);
+  for (const c of [t1, t2]) {
+    await c.states.waitFor((s) => s.previous === 'connected' && s.current !== 'connected', 'the terminated socket to leave "connected"');
+  }
+  await serverLib(h).sendToUser('survivor', 'still-here', {});
+  await other.userEvents.waitFor((e) => e.event === 'still-here', 'event for the survivor');
+  assert.equal(other.state, 'connected');
+  assert.equal(presenceOnly.state, 'connected', 'a presence-only member (not signed in) was terminated');
+});
+
+test('watchlist: online at sign-in for users already online, then online/offline changes', async () => {
+  const early = await signedIn({ id: 'w-early' });
+  const watcher = await signedIn({ id: 'w-watcher', watchlist: ['w-early', 'w-late', 'w-never'] });
+  const first = await watcher.watchlist.waitFor((e) => e.name === 'online', 'initial online event');
+  assert.deepEqual(first.user_ids, ['w-early']);
+
+  const late = await signedIn({ id: 'w-late' });
+  await watcher.watchlist.waitFor((e) => e.name === 'online' && e.user_ids.includes('w-late'), 'online for w-late');
+
+  // A second socket of an online user is not a change.
+  const late2 = await signedIn({ id: 'w-late' });
+  await late2.subscribe('probe-late2');
+  late2.disconnect();
+  const pusher = serverLib(h);
+  await waitUntil(async () => !(await (await pusher.get({ path: '/channels/probe-late2' })).json()).occupied, 'herald to drop late2');
+  early.disconnect();
+  const offline = await watcher.watchlist.waitFor((e) => e.name === 'offline', 'offline for w-early');
+  assert.deepEqual(offline.user_ids, ['w-early']);
+  assert.equal(watcher.watchlist.filter((e) => e.name === 'offline' && e.user_ids.includes('w-late')).length, 0, 'offline sent while w-late still has a socket');
+
+  late.disconnect();
+  await watcher.watchlist.waitFor((e) => e.name === 'offline' && e.user_ids.includes('w-late'), 'offline for w-late');
+  assert.equal(watcher.watchlist.filter((e) => e.user_ids.includes('w-never')).length, 0);
+});
+
+test('a watchlist over 100 ids still signs in, with a 4302 pusher:error', async () => {
+  const ids = Array.from({ length: 101 }, (_, i) => `wl-${i}`);
+  const c = await signedIn({ id: 'big-watcher', watchlist: ids });
+  const err = await c.errors.waitFor((e) => e.type === 'PusherError' && e.data && e.data.code === 4302, 'a 4302 pusher:error');
+  assert.ok(err.data.message);
+  assert.equal(c.state, 'connected');
+});
+
+test('authorized-connections timeout closes sockets that never authenticate with 4009', async () => {
+  const strict = await startHerald({
+    apps: [{ id: '7', key: 'strict-key', secret: 'strict-secret', enabled: true, authorized_connections_timeout_secs: 1 }],
+  });
+  try {
+    const anonymous = createClient(strict);
+    clients.push(anonymous);
+    const authed = await signedIn({ id: 'trusted' }, strict);
+    const authedSince = Date.now();
+    const err = await anonymous.errors.waitFor((e) => e?.error?.data?.code === 4009, 'a 4009 close for the anonymous socket', 5000);
+    assert.equal(err.error.type, 'PusherError');
+    await anonymous.states.waitFor((s) => s.current === 'disconnected' || s.current === 'failed', 'anonymous disconnected');
+    // Let the signed-in socket's own 1 s window pass too before judging it.
+    await new Promise((r) => setTimeout(r, Math.max(0, authedSince + 1500 - Date.now())));
+    assert.equal(authed.state, 'connected', 'a signed-in socket was closed');
+    await serverLib(strict).sendToUser('trusted', 'after-timeout', {});
+    await authed.userEvents.waitFor((e) => e.event === 'after-timeout', 'event after the timeout');
+  } finally {
+    await strict.stop();
+  }
+});
