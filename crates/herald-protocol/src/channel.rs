@@ -39,21 +39,32 @@ impl ChannelKind {
 
     /// Whether subscribing needs a signed `auth` value.
     pub fn requires_auth(self) -> bool {
-        matches!(self, Self::Private | Self::PrivateEncrypted | Self::Presence)
+        matches!(
+            self,
+            Self::Private | Self::PrivateEncrypted | Self::Presence
+        )
     }
 
     /// Whether `client-` events may be sent on this kind of channel.
     pub fn allows_client_events(self) -> bool {
-        matches!(self, Self::Private | Self::PrivateEncrypted | Self::Presence)
+        matches!(
+            self,
+            Self::Private | Self::PrivateEncrypted | Self::Presence
+        )
     }
 }
 
 /// Whether a channel keeps its last event for new subscribers (`cache-`, `private-cache-`,
 /// `private-encrypted-cache-`, `presence-cache-`; prefixes anchored at the start).
 pub fn is_cache_channel(name: &str) -> bool {
-    ["cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "cache-",
+        "private-cache-",
+        "private-encrypted-cache-",
+        "presence-cache-",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 /// Why a channel name was refused.
@@ -121,7 +132,12 @@ mod tests {
 
     #[test]
     fn audit_channel_names_are_valid() {
-        for name in ["audit-channel", "model-service", "user-test@example.com", "-azAZ9_=@,.;"] {
+        for name in [
+            "audit-channel",
+            "model-service",
+            "user-test@example.com",
+            "-azAZ9_=@,.;",
+        ] {
             assert!(ChannelName::parse(name, 200).is_ok(), "{name}");
         }
     }
@@ -151,17 +167,28 @@ mod tests {
 
     #[test]
     fn kinds_follow_pusher_js_prefix_order() {
-        assert_eq!(ChannelKind::of("private-encrypted-x"), ChannelKind::PrivateEncrypted);
+        assert_eq!(
+            ChannelKind::of("private-encrypted-x"),
+            ChannelKind::PrivateEncrypted
+        );
         assert_eq!(ChannelKind::of("private-x"), ChannelKind::Private);
         assert_eq!(ChannelKind::of("presence-x"), ChannelKind::Presence);
-        assert_eq!(ChannelKind::of("#server-to-user-7"), ChannelKind::ServerToUser);
+        assert_eq!(
+            ChannelKind::of("#server-to-user-7"),
+            ChannelKind::ServerToUser
+        );
         assert_eq!(ChannelKind::of("audit-channel"), ChannelKind::Public);
         assert_eq!(ChannelKind::of("presence-cache-x"), ChannelKind::Presence);
     }
 
     #[test]
     fn cache_prefixes_are_anchored() {
-        for c in ["cache-a", "private-cache-a", "private-encrypted-cache-a", "presence-cache-a"] {
+        for c in [
+            "cache-a",
+            "private-cache-a",
+            "private-encrypted-cache-a",
+            "presence-cache-a",
+        ] {
             assert!(is_cache_channel(c), "{c}");
         }
         for c in ["my-cache-a", "private-a", "presence-x-cache-a"] {

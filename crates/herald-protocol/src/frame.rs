@@ -160,7 +160,12 @@ struct EventFrame<'a> {
 }
 
 /// Encodes an event with string `data` (the protocol's "double encoding").
-pub fn event(event: &str, channel: Option<&str>, data: Option<&str>, user_id: Option<&str>) -> String {
+pub fn event(
+    event: &str,
+    channel: Option<&str>,
+    data: Option<&str>,
+    user_id: Option<&str>,
+) -> String {
     serde_json::to_string(&EventFrame {
         event,
         channel,
@@ -172,8 +177,9 @@ pub fn event(event: &str, channel: Option<&str>, data: Option<&str>, user_id: Op
 
 /// `pusher:connection_established`.
 pub fn connection_established(socket_id: &str, activity_timeout_secs: u64) -> String {
-    let data = serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs})
-        .to_string();
+    let data =
+        serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs})
+            .to_string();
     event("pusher:connection_established", None, Some(&data), None)
 }
 
@@ -251,7 +257,10 @@ mod tests {
 
     #[test]
     fn parses_pusher_js_subscribe_frames() {
-        let m = ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"my-channel"}}"#).unwrap();
+        let m = ClientMessage::parse(
+            r#"{"event":"pusher:subscribe","data":{"auth":"","channel":"my-channel"}}"#,
+        )
+        .unwrap();
         assert_eq!(
             m,
             ClientMessage::Subscribe(Subscribe {
@@ -275,7 +284,10 @@ mod tests {
 
     #[test]
     fn client_event_object_data_is_serialised_once() {
-        let m = ClientMessage::parse(r#"{"event":"client-typing","data":{"x":1},"channel":"private-chat"}"#).unwrap();
+        let m = ClientMessage::parse(
+            r#"{"event":"client-typing","data":{"x":1},"channel":"private-chat"}"#,
+        )
+        .unwrap();
         assert_eq!(
             m,
             ClientMessage::ClientEvent {
@@ -288,8 +300,14 @@ mod tests {
 
     #[test]
     fn malformed_frames_say_what_is_wrong() {
-        assert!(matches!(ClientMessage::parse("not json"), Err(FrameError::NotJson(_))));
-        assert_eq!(ClientMessage::parse(r#"{"data":{}}"#), Err(FrameError::MissingEvent));
+        assert!(matches!(
+            ClientMessage::parse("not json"),
+            Err(FrameError::NotJson(_))
+        ));
+        assert_eq!(
+            ClientMessage::parse(r#"{"data":{}}"#),
+            Err(FrameError::MissingEvent)
+        );
         assert_eq!(ClientMessage::parse(r#"[1,2]"#).is_err(), true);
         let err = ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{}}"#).unwrap_err();
         assert_eq!(

@@ -14,5 +14,5 @@ pub mod frame;
 pub mod request_signature;
 pub mod signature;
 
-pub use channel::{ChannelKind, ChannelName, ChannelNameError};
+pub use channel::{ChannelKind, ChannelName, ChannelNameError, SERVER_TO_USER_PREFIX};
 pub use close_code::CloseCode;

@@ -179,7 +179,10 @@ pub fn sign_query(
     }
     params.extend_from_slice(extra);
     let qs = canonical_query(params.iter().copied());
-    let sig = hmac_sha256_hex(secret.as_bytes(), string_to_sign(method, path, &qs).as_bytes());
+    let sig = hmac_sha256_hex(
+        secret.as_bytes(),
+        string_to_sign(method, path, &qs).as_bytes(),
+    );
     let mut out = String::new();
     for (k, v) in &params {
         out.push_str(k);
@@ -275,7 +278,9 @@ mod tests {
             "d8bdbd31911fb7400a14fbd36fd7de053494725b64400ae5856deafe304b34a9"
         );
         assert_eq!(
-            body_md5_hex(br#"{"name":"my_event","data":"{\"some\":\"data \"}","channels":["one"]}"#),
+            body_md5_hex(
+                br#"{"name":"my_event","data":"{\"some\":\"data \"}","channels":["one"]}"#
+            ),
             "e95168baf497b2e54b2c6cadd41a6a3f"
         );
     }

@@ -177,10 +177,7 @@ mod tests {
             verify_auth(&good, "278d425bdf160c739803", "7ad3773142a6692b25b8", s),
             Ok(())
         );
-        assert_eq!(
-            verify_auth("", "k", "s", s),
-            Err(AuthError::Missing)
-        );
+        assert_eq!(verify_auth("", "k", "s", s), Err(AuthError::Missing));
         assert_eq!(
             verify_auth("other:abc", "k", "s", s),
             Err(AuthError::WrongKey("other".into()))
@@ -191,7 +188,9 @@ mod tests {
             "Invalid signature: Expected HMAC SHA256 hex digest of 1234.1234:private-foobar, but got deadbeef"
         );
         // A signature that differs only in case is still refused.
-        let upper = good.to_uppercase().replacen("278D425BDF160C739803", "278d425bdf160c739803", 1);
+        let upper = good
+            .to_uppercase()
+            .replacen("278D425BDF160C739803", "278d425bdf160c739803", 1);
         assert!(verify_auth(&upper, "278d425bdf160c739803", "7ad3773142a6692b25b8", s).is_err());
     }
 }

@@ -1,0 +1,118 @@
+//! Single-node adapter: the cluster is this node, so every question is answered by the hub.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use herald_protocol::CloseCode;
+
+use super::{Adapter, PresenceJoin};
+use crate::hub::{AppHub, ChannelSummary, Frame, PresenceMember, SocketId};
+
+/// The adapter used when no Redis is configured.
+#[derive(Debug, Default)]
+pub struct LocalAdapter;
+
+/// Close reason sent to sockets of a user terminated through the HTTP API.
+pub const TERMINATED_REASON: &str = "You got disconnected by the app.";
+
+#[async_trait]
+impl Adapter for LocalAdapter {
+    async fn publish(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        frame: Frame,
+        except: Option<SocketId>,
+    ) {
+        app.deliver(channel, &frame, except);
+    }
+
+    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
+        app.subscription_count(channel)
+    }
+
+    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
+        app.subscription_count(channel)
+    }
+
+    async fn presence_joined(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        _member: &PresenceMember,
+        _socket: SocketId,
+        first_local_socket: bool,
+    ) -> PresenceJoin {
+        PresenceJoin {
+            member_added: first_local_socket,
+            presence_data: app.presence_data(channel),
+        }
+    }
+
+    async fn presence_left(
+        &self,
+        _app: &Arc<AppHub>,
+        _channel: &str,
+        _user_id: &str,
+        _socket: SocketId,
+        last_local_socket: bool,
+    ) -> bool {
+        last_local_socket
+    }
+
+    async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
+        app.subscription_count(channel)
+    }
+
+    async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
+        app.user_count(channel)
+    }
+
+    async fn presence_user_ids(&self, app: &Arc<AppHub>, channel: &str) -> Vec<String> {
+        app.presence_user_ids(channel)
+    }
+
+    async fn channels(&self, app: &Arc<AppHub>, prefix: &str) -> Vec<ChannelSummary> {
+        app.channel_summaries(prefix)
+    }
+
+    async fn user_signed_in(
+        &self,
+        _app: &Arc<AppHub>,
+        _user_id: &str,
+        _socket: SocketId,
+        first_local: bool,
+    ) -> bool {
+        first_local
+    }
+
+    async fn user_signed_out(
+        &self,
+        _app: &Arc<AppHub>,
+        _user_id: &str,
+        _socket: SocketId,
+        last_local: bool,
+    ) -> bool {
+        last_local
+    }
+
+    async fn online_users(&self, app: &Arc<AppHub>, user_ids: &[String]) -> Vec<String> {
+        user_ids
+            .iter()
+            .filter(|u| app.is_user_online(u))
+            .cloned()
+            .collect()
+    }
+
+    async fn notify_watchers(&self, app: &Arc<AppHub>, user_id: &str, frame: Frame) {
+        for watcher in app.watchers_of(user_id) {
+            watcher.deliver(frame.clone());
+        }
+    }
+
+    async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str) {
+        for conn in app.user_connections(user_id) {
+            conn.close(CloseCode::Unauthorized, TERMINATED_REASON);
+        }
+    }
+}

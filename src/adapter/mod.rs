@@ -1,0 +1,103 @@
+//! The boundary between this node's hub and the cluster. Everything that must be true
+//! cluster-wide — who receives a broadcast, how many subscribe to a channel, which presence
+//! members and signed-in users exist — is asked of an [`Adapter`], never of the hub
+//! directly, so a multi-node adapter fits without reshaping the hub or its callers.
+//!
+//! [`LocalAdapter`] is the single-node implementation: the cluster is this node.
+
+mod local;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use local::LocalAdapter;
+
+use crate::hub::{AppHub, ChannelSummary, Frame, PresenceMember, SocketId};
+
+/// Outcome of a presence join, decided cluster-wide.
+#[derive(Debug, Clone)]
+pub struct PresenceJoin {
+    /// The user had no socket in the channel anywhere in the cluster before.
+    pub member_added: bool,
+    /// `subscription_succeeded` data listing the cluster-wide roster.
+    pub presence_data: String,
+}
+
+/// Cluster-wide channel and user state and delivery.
+#[async_trait]
+pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
+    /// Delivers `frame` to every subscriber of `channel` in the cluster except `except`.
+    async fn publish(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        frame: Frame,
+        except: Option<SocketId>,
+    );
+
+    /// Records a local subscription (already applied to the hub); returns the cluster-wide
+    /// subscription count after it.
+    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize;
+
+    /// Records a local unsubscription (already applied to the hub); returns the cluster-wide
+    /// subscription count after it.
+    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize;
+
+    /// Records a presence join (already applied to the local roster).
+    async fn presence_joined(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        member: &PresenceMember,
+        socket: SocketId,
+        first_local_socket: bool,
+    ) -> PresenceJoin;
+
+    /// Records a presence leave (already applied to the local roster). Returns true when the
+    /// user has no socket left in the channel anywhere: `member_removed` is due.
+    async fn presence_left(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        user_id: &str,
+        socket: SocketId,
+        last_local_socket: bool,
+    ) -> bool;
+
+    async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;
+    async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;
+    async fn presence_user_ids(&self, app: &Arc<AppHub>, channel: &str) -> Vec<String>;
+    /// Occupied channels whose name starts with `prefix`, cluster-wide.
+    async fn channels(&self, app: &Arc<AppHub>, prefix: &str) -> Vec<ChannelSummary>;
+
+    /// Records a signed-in socket (already applied to the hub). Returns true when the user
+    /// just came online cluster-wide.
+    async fn user_signed_in(
+        &self,
+        app: &Arc<AppHub>,
+        user_id: &str,
+        socket: SocketId,
+        first_local: bool,
+    ) -> bool;
+    /// Records a signed-in socket going away. Returns true when the user just went offline
+    /// cluster-wide.
+    async fn user_signed_out(
+        &self,
+        app: &Arc<AppHub>,
+        user_id: &str,
+        socket: SocketId,
+        last_local: bool,
+    ) -> bool;
+    /// Which of `user_ids` are online anywhere in the cluster.
+    async fn online_users(&self, app: &Arc<AppHub>, user_ids: &[String]) -> Vec<String>;
+    /// Tells every watcher of `user_id`, cluster-wide, that it came online / went offline.
+    async fn notify_watchers(&self, app: &Arc<AppHub>, user_id: &str, frame: Frame);
+    /// Closes every socket signed in as `user_id`, cluster-wide.
+    async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str);
+
+    /// Whether the adapter can reach its backing store (always true for the local one).
+    fn is_healthy(&self) -> bool {
+        true
+    }
+}

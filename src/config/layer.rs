@@ -1,0 +1,552 @@
+//! Configuration layers (flags, environment, file) and how they resolve into a [`Config`].
+//!
+//! Each layer is a set of optional values; the first layer that sets a value wins, then the
+//! defaults apply. Validation happens once, on the resolved values.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    AppConfig, AuditMode, Config, ConfigError, DEFAULT_APP_ID, DEFAULT_APP_KEY, DEFAULT_APP_SECRET,
+};
+
+/// One source of settings. Field names are the TOML keys.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub metrics_port: Option<String>,
+    pub node_id: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: Option<String>,
+    pub audit_url: Option<String>,
+    pub audit_mode: Option<String>,
+    pub activity_timeout: Option<String>,
+    pub pong_timeout: Option<String>,
+    pub max_channel_name_length: Option<String>,
+    pub max_event_name_length: Option<String>,
+    pub max_event_data_bytes: Option<String>,
+    pub max_channels_per_trigger: Option<String>,
+    pub max_batch_size: Option<String>,
+    pub max_ws_message_bytes: Option<String>,
+    pub connection_queue_capacity: Option<String>,
+    pub cache_ttl: Option<String>,
+    pub shutdown_grace: Option<String>,
+    pub trusted_proxies: Option<String>,
+    /// The single app built from `HERALD_APP_*` (env/flags) — ignored when `apps` is set.
+    pub app_id: Option<String>,
+    pub app_key: Option<String>,
+    pub app_secret: Option<String>,
+    pub app_client_events: Option<String>,
+    pub app_subscription_count: Option<String>,
+    pub app_audit_token: Option<String>,
+    /// Several apps, from the TOML file.
+    pub apps: Option<Vec<AppConfig>>,
+}
+
+/// Reads `HERALD_*` variables, falling back to soketi's names where they exist.
+pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
+    let get = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| vars.get(*n).filter(|v| !v.is_empty()).cloned())
+    };
+    Layer {
+        host: get(&["HERALD_HOST", "SOKETI_HOST"]),
+        port: get(&["HERALD_PORT", "SOKETI_PORT"]),
+        metrics_port: get(&["HERALD_METRICS_PORT", "SOKETI_METRICS_SERVER_PORT"]),
+        node_id: get(&["HERALD_NODE_ID"]),
+        redis_url: get(&["HERALD_REDIS_URL"]),
+        redis_prefix: get(&["HERALD_REDIS_PREFIX", "SOKETI_DB_REDIS_KEY_PREFIX"]),
+        audit_url: get(&["HERALD_AUDIT_URL"]),
+        audit_mode: get(&["HERALD_AUDIT_MODE"]),
+        activity_timeout: get(&["HERALD_ACTIVITY_TIMEOUT"]),
+        pong_timeout: get(&["HERALD_PONG_TIMEOUT"]),
+        max_channel_name_length: get(&[
+            "HERALD_MAX_CHANNEL_NAME_LENGTH",
+            "SOKETI_CHANNEL_LIMITS_MAX_NAME_LENGTH",
+        ]),
+        max_event_name_length: get(&[
+            "HERALD_MAX_EVENT_NAME_LENGTH",
+            "SOKETI_EVENT_LIMITS_MAX_NAME_LENGTH",
+        ]),
+        max_event_data_bytes: get(&["HERALD_MAX_EVENT_DATA_BYTES"]),
+        max_channels_per_trigger: get(&[
+            "HERALD_MAX_CHANNELS_PER_TRIGGER",
+            "SOKETI_EVENT_LIMITS_MAX_CHANNELS_AT_ONCE",
+        ]),
+        max_batch_size: get(&[
+            "HERALD_MAX_BATCH_SIZE",
+            "SOKETI_EVENT_LIMITS_MAX_BATCH_SIZE",
+        ]),
+        max_ws_message_bytes: get(&["HERALD_MAX_WS_MESSAGE_BYTES"]),
+        connection_queue_capacity: get(&["HERALD_CONNECTION_QUEUE_CAPACITY"]),
+        cache_ttl: get(&["HERALD_CACHE_TTL"]),
+        shutdown_grace: get(&["HERALD_SHUTDOWN_GRACE", "SOKETI_SHUTDOWN_GRACE_PERIOD"]),
+        trusted_proxies: get(&["HERALD_TRUSTED_PROXIES"]),
+        app_id: get(&["HERALD_APP_ID", "SOKETI_DEFAULT_APP_ID"]),
+        app_key: get(&["HERALD_APP_KEY", "SOKETI_DEFAULT_APP_KEY"]),
+        app_secret: get(&["HERALD_APP_SECRET", "SOKETI_DEFAULT_APP_SECRET"]),
+        app_client_events: get(&[
+            "HERALD_APP_CLIENT_EVENTS",
+            "SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES",
+        ]),
+        app_subscription_count: get(&["HERALD_APP_SUBSCRIPTION_COUNT"]),
+        app_audit_token: get(&["HERALD_APP_AUDIT_TOKEN"]),
+        apps: None,
+    }
+}
+
+/// Reads a TOML file. Numbers and booleans are accepted as TOML values for scalar settings.
+pub fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigError::BadFile {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+    // Scalars are kept as strings in a Layer so every source parses them the same way.
+    for (key, value) in table.iter_mut() {
+        if key == "apps" {
+            continue;
+        }
+        match value {
+            toml::Value::Integer(i) => *value = toml::Value::String(i.to_string()),
+            toml::Value::Float(f) => *value = toml::Value::String(f.to_string()),
+            toml::Value::Boolean(b) => *value = toml::Value::String(b.to_string()),
+            toml::Value::Array(items) => {
+                let joined: Vec<String> = items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .collect();
+                *value = toml::Value::String(joined.join(","));
+            }
+            _ => {}
+        }
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::BadFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// First layer that sets a field wins.
+macro_rules! pick {
+    ($layers:expr, $field:ident) => {
+        $layers.iter().find_map(|l| l.$field.clone())
+    };
+}
+
+fn parse<T: std::str::FromStr>(
+    setting: &str,
+    raw: Option<String>,
+    default: T,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::invalid(setting, format!("expected {what}, got {v:?}"))),
+    }
+}
+
+fn parse_bool(setting: &str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::invalid(
+            setting,
+            format!("expected true or false, got {v:?}"),
+        )),
+    }
+}
+
+fn positive(setting: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(ConfigError::invalid(setting, "must be greater than 0"))
+    } else {
+        Ok(value)
+    }
+}
+
+pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
+    let host: IpAddr = parse(
+        "host (HERALD_HOST)",
+        pick!(layers, host),
+        IpAddr::from([0, 0, 0, 0]),
+        "an IP address",
+    )?;
+    let port: u16 = parse(
+        "port (HERALD_PORT)",
+        pick!(layers, port),
+        6001,
+        "a port number",
+    )?;
+    let metrics_port = match pick!(layers, metrics_port) {
+        None => None,
+        Some(v) => Some(parse(
+            "metrics_port (HERALD_METRICS_PORT)",
+            Some(v),
+            0u16,
+            "a port number",
+        )?),
+    };
+    let secs =
+        |setting: &str, raw: Option<String>, default: u64| -> Result<Duration, ConfigError> {
+            let v = parse(setting, raw, default, "a whole number of seconds")?;
+            Ok(Duration::from_secs(positive(setting, v)?))
+        };
+    let count = |setting: &str, raw: Option<String>, default: u64| -> Result<usize, ConfigError> {
+        let v = parse(setting, raw, default, "a positive whole number")?;
+        Ok(positive(setting, v)? as usize)
+    };
+
+    let apps = match pick!(layers, apps) {
+        Some(apps) => apps,
+        None => {
+            let mut app = AppConfig::new(
+                pick!(layers, app_id).unwrap_or_else(|| DEFAULT_APP_ID.into()),
+                pick!(layers, app_key).unwrap_or_else(|| DEFAULT_APP_KEY.into()),
+                pick!(layers, app_secret).unwrap_or_else(|| DEFAULT_APP_SECRET.into()),
+            );
+            app.client_events = parse_bool(
+                "app_client_events (HERALD_APP_CLIENT_EVENTS)",
+                pick!(layers, app_client_events),
+                false,
+            )?;
+            app.subscription_count = parse_bool(
+                "app_subscription_count (HERALD_APP_SUBSCRIPTION_COUNT)",
+                pick!(layers, app_subscription_count),
+                false,
+            )?;
+            app.audit_token = pick!(layers, app_audit_token);
+            vec![app]
+        }
+    };
+    validate_apps(&apps)?;
+    let using_default_credentials = apps
+        .iter()
+        .any(|a| a.key == DEFAULT_APP_KEY || a.secret == DEFAULT_APP_SECRET);
+
+    let audit_mode = match pick!(layers, audit_mode).as_deref().map(str::trim) {
+        None | Some("durable") => AuditMode::Durable,
+        Some("async") => AuditMode::Async,
+        Some("off") => AuditMode::Off,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "audit_mode (HERALD_AUDIT_MODE)",
+                format!("expected durable, async or off, got {other:?}"),
+            ));
+        }
+    };
+    let audit_url =
+        pick!(layers, audit_url).unwrap_or_else(|| "sqlite://./data/herald-audit.db".to_owned());
+    if !(audit_url.starts_with("sqlite:")
+        || audit_url.starts_with("postgres://")
+        || audit_url.starts_with("postgresql://"))
+    {
+        return Err(ConfigError::invalid(
+            "audit_url (HERALD_AUDIT_URL)",
+            format!("expected sqlite://PATH or postgres://…, got {audit_url:?}"),
+        ));
+    }
+    let redis_url = pick!(layers, redis_url);
+    if let Some(url) = &redis_url {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConfigError::invalid(
+                "redis_url (HERALD_REDIS_URL)",
+                format!("expected redis://HOST:PORT, got {url:?}"),
+            ));
+        }
+    }
+    let trusted_proxies = match pick!(layers, trusted_proxies) {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ConfigError::invalid(
+                        "trusted_proxies (HERALD_TRUSTED_PROXIES)",
+                        format!("{s:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+
+    let config = Config {
+        host,
+        port,
+        metrics_port,
+        node_id: pick!(layers, node_id).unwrap_or_else(default_node_id),
+        apps,
+        redis_url,
+        redis_prefix: pick!(layers, redis_prefix).unwrap_or_else(|| "herald".to_owned()),
+        audit_url,
+        audit_mode,
+        activity_timeout: secs(
+            "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
+            pick!(layers, activity_timeout),
+            120,
+        )?,
+        pong_timeout: secs(
+            "pong_timeout (HERALD_PONG_TIMEOUT)",
+            pick!(layers, pong_timeout),
+            30,
+        )?,
+        max_channel_name_len: count(
+            "max_channel_name_length",
+            pick!(layers, max_channel_name_length),
+            200,
+        )?,
+        max_event_name_len: count(
+            "max_event_name_length",
+            pick!(layers, max_event_name_length),
+            200,
+        )?,
+        max_event_data_bytes: count(
+            "max_event_data_bytes",
+            pick!(layers, max_event_data_bytes),
+            10240,
+        )?,
+        max_channels_per_trigger: count(
+            "max_channels_per_trigger",
+            pick!(layers, max_channels_per_trigger),
+            100,
+        )?,
+        max_batch_size: count("max_batch_size", pick!(layers, max_batch_size), 10)?,
+        max_ws_message_bytes: count(
+            "max_ws_message_bytes",
+            pick!(layers, max_ws_message_bytes),
+            64 * 1024,
+        )?,
+        connection_queue_capacity: count(
+            "connection_queue_capacity",
+            pick!(layers, connection_queue_capacity),
+            1024,
+        )?,
+        cache_ttl: secs(
+            "cache_ttl (HERALD_CACHE_TTL)",
+            pick!(layers, cache_ttl),
+            1800,
+        )?,
+        shutdown_grace: secs(
+            "shutdown_grace (HERALD_SHUTDOWN_GRACE)",
+            pick!(layers, shutdown_grace),
+            10,
+        )?,
+        trusted_proxies,
+        using_default_credentials,
+    };
+    Ok(config)
+}
+
+fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
+    if apps.is_empty() {
+        return Err(ConfigError::invalid("apps", "at least one app is required"));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut keys = std::collections::HashSet::new();
+    for (i, app) in apps.iter().enumerate() {
+        let at = |field: &str| format!("apps[{i}].{field}");
+        for (field, value) in [("id", &app.id), ("key", &app.key), ("secret", &app.secret)] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::invalid(at(field), "must not be empty"));
+            }
+        }
+        if !app
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::invalid(
+                at("id"),
+                format!("{:?} may contain only letters, digits, - and _", app.id),
+            ));
+        }
+        if !ids.insert(app.id.as_str()) {
+            return Err(ConfigError::invalid(
+                at("id"),
+                format!("duplicate app id {:?}", app.id),
+            ));
+        }
+        if !keys.insert(app.key.as_str()) {
+            return Err(ConfigError::invalid(
+                at("key"),
+                format!("duplicate app key {:?}", app.key),
+            ));
+        }
+        if app.client_events_per_second == 0 {
+            return Err(ConfigError::invalid(
+                at("client_events_per_second"),
+                "must be greater than 0",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn default_node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Layer {
+        env_layer(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn zero_config_is_the_documented_default() {
+        let c = resolve(&[]).unwrap();
+        assert_eq!(c.port, 6001);
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(
+            (
+                c.apps[0].id.as_str(),
+                c.apps[0].key.as_str(),
+                c.apps[0].secret.as_str()
+            ),
+            ("1", "app-key", "app-secret")
+        );
+        assert!(c.using_default_credentials);
+        assert_eq!(c.audit_url, "sqlite://./data/herald-audit.db");
+        assert_eq!(c.activity_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let flags = Layer {
+            port: Some("7000".into()),
+            ..Layer::default()
+        };
+        let env = env(&[("HERALD_PORT", "7001"), ("HERALD_HOST", "127.0.0.1")]);
+        let file = Layer {
+            port: Some("7002".into()),
+            host: Some("10.0.0.1".into()),
+            node_id: Some("from-file".into()),
+            ..Layer::default()
+        };
+        let c = resolve(&[flags, env, file]).unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.node_id, "from-file");
+    }
+
+    #[test]
+    fn soketi_names_are_aliases() {
+        let c = resolve(&[env(&[
+            ("SOKETI_DEFAULT_APP_ID", "app-id"),
+            ("SOKETI_DEFAULT_APP_KEY", "k"),
+            ("SOKETI_DEFAULT_APP_SECRET", "s"),
+            ("SOKETI_PORT", "6009"),
+        ])])
+        .unwrap();
+        assert_eq!(c.apps[0].id, "app-id");
+        assert_eq!(c.apps[0].key, "k");
+        assert_eq!(c.port, 6009);
+        assert!(!c.using_default_credentials);
+        // HERALD_ wins over the alias.
+        let c = resolve(&[env(&[("SOKETI_PORT", "6009"), ("HERALD_PORT", "6010")])]).unwrap();
+        assert_eq!(c.port, 6010);
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let err = resolve(&[env(&[("HERALD_PORT", "http")])]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid configuration: port (HERALD_PORT): expected a port number, got \"http\""
+        );
+        let err = resolve(&[env(&[("HERALD_ACTIVITY_TIMEOUT", "0")])]).unwrap_err();
+        assert!(err.to_string().contains("activity_timeout"), "{err}");
+        let err = resolve(&[env(&[("HERALD_REDIS_URL", "localhost:6379")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_REDIS_URL"), "{err}");
+        let err = resolve(&[env(&[("HERALD_APP_CLIENT_EVENTS", "maybe")])]).unwrap_err();
+        assert!(
+            err.to_string().contains("HERALD_APP_CLIENT_EVENTS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn toml_file_with_several_apps() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("herald.toml");
+        std::fs::write(
+            &path,
+            r#"
+port = 6100
+trusted_proxies = ["127.0.0.1"]
+[[apps]]
+id = "app-id"
+key = "k1"
+secret = "s1"
+client_events = true
+[[apps]]
+id = "2"
+key = "k2"
+secret = "s2"
+enabled = false
+max_connections = 10
+"#,
+        )
+        .unwrap();
+        let c = resolve(&[file_layer(&path).unwrap()]).unwrap();
+        assert_eq!(c.port, 6100);
+        assert_eq!(c.apps.len(), 2);
+        assert!(c.apps[0].client_events);
+        assert!(!c.apps[1].enabled);
+        assert_eq!(c.apps[1].max_connections, Some(10));
+        assert_eq!(c.trusted_proxies.len(), 1);
+
+        std::fs::write(
+            &path,
+            "[[apps]]\nid = \"x\"\nkey = \"k\"\nsecret = \"s\"\nbogus = 1\n",
+        )
+        .unwrap();
+        let err = file_layer(&path).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+
+        std::fs::write(
+            &path,
+            "[[apps]]\nid = \"a\"\nkey = \"k\"\nsecret = \"s\"\n[[apps]]\nid = \"b\"\nkey = \"k\"\nsecret = \"t\"\n",
+        )
+        .unwrap();
+        let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid configuration: apps[1].key: duplicate app key \"k\""
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Typed configuration, assembled from command-line flags, `HERALD_*` environment variables
+//! (soketi's names accepted as aliases) and an optional TOML file, in that order of
+//! precedence, and validated before anything binds.
+
+mod app;
+mod layer;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use app::AppConfig;
+pub use layer::{Layer, env_layer, file_layer};
+
+/// Credentials of the zero-config app. Anyone who knows them can publish, so herald warns
+/// loudly when they are in use.
+pub const DEFAULT_APP_ID: &str = "1";
+pub const DEFAULT_APP_KEY: &str = "app-key";
+pub const DEFAULT_APP_SECRET: &str = "app-secret";
+
+/// How the trigger API treats the audit recorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditMode {
+    /// `200` only after the event is committed (default).
+    Durable,
+    /// `200` once the event is queued for the writer; a crash may lose the last few events.
+    Async,
+    /// No audit trail at all.
+    Off,
+}
+
+/// Everything herald needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub metrics_port: Option<u16>,
+    pub node_id: String,
+    pub apps: Vec<AppConfig>,
+    /// Set ⇒ several nodes share state through Redis.
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub audit_url: String,
+    pub audit_mode: AuditMode,
+    /// Seconds of client silence before the server pings; also sent in the handshake.
+    pub activity_timeout: Duration,
+    /// How long to wait for any reply to a ping before closing with 4201.
+    pub pong_timeout: Duration,
+    pub max_channel_name_len: usize,
+    pub max_event_name_len: usize,
+    pub max_event_data_bytes: usize,
+    pub max_channels_per_trigger: usize,
+    pub max_batch_size: usize,
+    /// Largest WebSocket message a client may send.
+    pub max_ws_message_bytes: usize,
+    /// Outgoing frames queued per connection before it is dropped as too slow (4100).
+    pub connection_queue_capacity: usize,
+    /// How long cache channels keep their last event.
+    pub cache_ttl: Duration,
+    /// How long shutdown waits for connections and requests to finish.
+    pub shutdown_grace: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// True when the zero-config credentials are in use (herald then warns loudly).
+    pub using_default_credentials: bool,
+}
+
+/// A setting that cannot be used, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Invalid configuration: {setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("Invalid configuration: cannot read config file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Invalid configuration: config file {path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from layers, highest precedence first.
+    pub fn from_layers(layers: &[Layer]) -> Result<Self, ConfigError> {
+        layer::resolve(layers)
+    }
+
+    /// The zero-config configuration (useful for tests; `port` 0 is fine there).
+    pub fn default_single_app() -> Self {
+        layer::resolve(&[]).expect("the defaults are valid")
+    }
+
+    pub fn app_by_id(&self, id: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|a| a.id == id)
+    }
+}

@@ -1,0 +1,31 @@
+//! `GET /` (alive) and `GET /ready` (503 while draining or while the adapter's backing
+//! store is unreachable), for load balancers and orchestrators.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::server::AppState;
+
+pub async fn alive() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "draining: the server is shutting down" })),
+        );
+    }
+    if !state.adapter.is_healthy() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "ready": false, "reason": "the cluster adapter cannot reach its backing store" }),
+            ),
+        );
+    }
+    (StatusCode::OK, Json(json!({ "ready": true })))
+}

@@ -1,0 +1,78 @@
+//! Assembling and running a herald node: build the hub, adapter and audit sink from the
+//! configuration, serve HTTP and WebSocket on the given listener, and shut down in order
+//! (stop accepting → 4200 to every socket → finish in-flight requests → grace deadline).
+
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use state::{AppState, Shared};
+
+use crate::adapter::{Adapter, LocalAdapter};
+use crate::audit::AuditSink;
+use crate::config::Config;
+use crate::http;
+use crate::hub::Hub;
+
+/// Builds the shared state for a configuration (no sockets bound).
+pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
+    let config = Arc::new(config);
+    let hub = Arc::new(Hub::new(&config.apps));
+    let adapter: Arc<dyn Adapter> = Arc::new(LocalAdapter);
+    let audit = AuditSink::off();
+    Ok(AppState::new(config, hub, adapter, audit, shutdown))
+}
+
+/// Runs a node on `listener` until `shutdown` resolves, then drains and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if config.using_default_credentials {
+        tracing::warn!(
+            message = "USING THE DEFAULT APP CREDENTIALS (key app-key, secret app-secret): anyone who knows them can publish. Configure HERALD_APP_KEY/HERALD_APP_SECRET or [[apps]] before exposing this server.",
+        );
+    }
+    let grace = config.shutdown_grace;
+    let token = CancellationToken::new();
+    let state = build_state(config, token.clone()).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        message = "herald listening.",
+        %addr,
+        node_id = %state.config.node_id,
+        apps = state.config.apps.len(),
+    );
+
+    {
+        let state = state.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!(message = "Shutting down: draining connections.");
+            state.start_draining();
+            token.cancel();
+        });
+    }
+
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+    serve.await?;
+
+    state.tasks.close();
+    match tokio::time::timeout(grace, state.tasks.wait()).await {
+        Ok(()) => tracing::info!(message = "Shutdown complete: every connection closed."),
+        Err(_) => tracing::warn!(
+            message = "Shutdown grace period over: exiting with connections still open.",
+            grace_secs = grace.as_secs(),
+            open = state.hub.connection_count(),
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The task that owns one WebSocket: handshake, the read/write loop, keep-alive pings,
+//! close handling and cleanup. One task per connection; it is the only code that touches
+//! the socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
+use herald_protocol::{CloseCode, frame};
+use tokio::time::{Instant, sleep_until};
+
+use super::outbox::Outbox;
+use super::session::Session;
+use crate::hub::{AppHub, ConnectionInbox};
+use crate::server::AppState;
+
+/// Most frames written per flush: batching keeps syscalls down under fan-out load.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+
+/// What the client asked for in the URL.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    pub key: String,
+    pub protocol: Option<String>,
+}
+
+/// Runs one connection from handshake to cleanup.
+pub async fn run(mut socket: WebSocket, state: AppState, request: ConnectRequest) {
+    let app = match admit(&state, &request) {
+        Ok(app) => app,
+        Err((code, message)) => return refuse(socket, code, &message).await,
+    };
+    let Some((handle, mut inbox)) = app.connect(state.config.connection_queue_capacity) else {
+        let message = format!(
+            "Application is over connection quota ({} connections)",
+            app.config.max_connections.unwrap_or(0)
+        );
+        return refuse(socket, CloseCode::OverConnectionQuota, &message).await;
+    };
+    let established = frame::connection_established(
+        &handle.socket_id().to_string(),
+        state.config.activity_timeout.as_secs(),
+    );
+    let mut session = Session::new(state.clone(), app, handle);
+    if socket.send(Message::Text(established.into())).await.is_ok() {
+        let reason = serve(&mut socket, &mut session, &mut inbox, &state).await;
+        tracing::debug!(message = "Connection closed.", socket_id = %session.socket_id(), reason);
+    }
+    session.cleanup().await;
+}
+
+/// Checks the app key, app state and protocol version.
+fn admit(state: &AppState, request: &ConnectRequest) -> Result<Arc<AppHub>, (CloseCode, String)> {
+    let Some(app) = state.hub.app_by_key(&request.key) else {
+        return Err((
+            CloseCode::AppNotFound,
+            format!("App key {} does not exist", request.key),
+        ));
+    };
+    if !app.config.enabled {
+        return Err((CloseCode::AppDisabled, "Application disabled".to_owned()));
+    }
+    if let Some(raw) = &request.protocol {
+        match raw.parse::<u8>() {
+            Ok(4..=7) => {}
+            _ => {
+                return Err((
+                    CloseCode::UnsupportedProtocol,
+                    format!("Unsupported protocol version {raw:?}: herald speaks 4 to 7"),
+                ));
+            }
+        }
+    }
+    if state.is_draining() {
+        return Err((
+            CloseCode::ReconnectImmediately,
+            "Server is shutting down; reconnect".to_owned(),
+        ));
+    }
+    Ok(app.clone())
+}
+
+/// Sends `pusher:error` with the code and then closes with the same code.
+pub async fn refuse(mut socket: WebSocket, code: CloseCode, message: &str) {
+    let _ = socket
+        .send(Message::Text(
+            frame::error(Some(code.code()), message).into(),
+        ))
+        .await;
+    close(&mut socket, code, message).await;
+}
+
+async fn close(socket: &mut WebSocket, code: CloseCode, reason: &str) {
+    // WebSocket close reasons are limited to 123 bytes.
+    let mut reason = reason.to_owned();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    let frame = CloseFrame {
+        code: code.code(),
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+/// The read/write loop. Returns why it ended.
+async fn serve(
+    socket: &mut WebSocket,
+    session: &mut Session,
+    inbox: &mut ConnectionInbox,
+    state: &AppState,
+) -> &'static str {
+    let config = &state.config;
+    let mut last_heard = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let auth_deadline = session
+        .app
+        .config
+        .authorized_connections_timeout()
+        .map(|t| Instant::now() + t);
+    let mut out = Outbox::default();
+    loop {
+        let keepalive_deadline = match ping_sent {
+            None => last_heard + config.activity_timeout,
+            Some(at) => at + config.pong_timeout,
+        };
+        tokio::select! {
+            biased;
+            _ = state.shutdown.cancelled() => {
+                close(socket, CloseCode::ReconnectImmediately, "Server shutting down").await;
+                return "server shutdown";
+            }
+            request = inbox.close.requested() => {
+                close(socket, request.code, request.reason).await;
+                return request.reason;
+            }
+            message = socket.recv() => {
+                let Some(Ok(message)) = message else {
+                    return "read error or end of stream";
+                };
+                last_heard = Instant::now();
+                ping_sent = None;
+                match message {
+                    Message::Text(text) => {
+                        if text.len() > config.max_ws_message_bytes {
+                            out.error(None, &format!(
+                                "Message too large: {} bytes, the limit is {}",
+                                text.len(),
+                                config.max_ws_message_bytes
+                            ));
+                        } else {
+                            session.handle_text(text.as_str(), &mut out).await;
+                        }
+                    }
+                    Message::Binary(_) => out.error(
+                        None,
+                        "Binary frames are not supported: send JSON text frames",
+                    ),
+                    Message::Close(_) => return "client closed",
+                    // Pings are answered by the WebSocket layer; any frame counts as activity.
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+                if !send_outbox(socket, &mut out, config.pong_timeout).await {
+                    return "write failed";
+                }
+                if let Some((code, reason)) = out.close.take() {
+                    close(socket, code, reason).await;
+                    return reason;
+                }
+            }
+            Some(frame) = inbox.frames.recv() => {
+                out.frames.push(frame);
+                while out.frames.len() < MAX_FRAMES_PER_FLUSH {
+                    match inbox.frames.try_recv() {
+                        Ok(frame) => out.frames.push(frame),
+                        Err(_) => break,
+                    }
+                }
+                // A client that stops reading must not keep this task (and its queue) alive.
+                let sent = tokio::select! {
+                    ok = send_outbox(socket, &mut out, config.pong_timeout) => ok,
+                    _ = inbox.close.requested() => false,
+                    _ = state.shutdown.cancelled() => false,
+                };
+                if !sent {
+                    return "write failed, timed out or interrupted";
+                }
+            }
+            _ = sleep_until(keepalive_deadline) => {
+                if ping_sent.is_some() {
+                    close(socket, CloseCode::PongNotReceived, "Pong reply not received").await;
+                    return "pong not received";
+                }
+                ping_sent = Some(Instant::now());
+                if socket.send(Message::Text(frame::ping().into())).await.is_err() {
+                    return "write failed";
+                }
+            }
+            _ = sleep_until(auth_deadline.unwrap_or_else(Instant::now)),
+                if auth_deadline.is_some() && !session.is_authorized() =>
+            {
+                let _ = socket
+                    .send(Message::Text(frame::error(
+                        Some(CloseCode::Unauthorized.code()),
+                        "Connection not authorized within timeout.",
+                    ).into()))
+                    .await;
+                close(socket, CloseCode::Unauthorized, "Connection not authorized within timeout.").await;
+                return "not authorized within timeout";
+            }
+        }
+    }
+}
+
+/// Writes all queued frames with one flush, within `timeout`.
+async fn send_outbox(socket: &mut WebSocket, out: &mut Outbox, timeout: Duration) -> bool {
+    if out.frames.is_empty() {
+        return true;
+    }
+    let write = async {
+        for frame in out.frames.drain(..) {
+            socket.feed(Message::Text(frame)).await?;
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
+}
