@@ -139,10 +139,13 @@ function subscribe(pusher, name, timeoutMs = DEFAULT_TIMEOUT_MS) {
   });
 }
 
-/** Logs every event a channel's binds receive (including `pusher:*` ones) as {event, data, metadata}. */
+/**
+ * Logs every event a channel emits (including `pusher:*` ones) as {event, data}. pusher-js
+ * gives global binds no metadata: bind the event itself to see `metadata.user_id`.
+ */
 function recordChannel(channel) {
   const log = new EventLog();
-  channel.bind_global((event, data, metadata) => log.push({ event, data, metadata }));
+  channel.bind_global((event, data) => log.push({ event, data }));
   return log;
 }
 

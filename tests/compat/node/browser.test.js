@@ -1,14 +1,13 @@
 'use strict';
 // Issue 2 (browser): pusher-js's own browser build in real headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core) connects to herald and receives an event
-// triggered with the official Node library.
+// triggered with the official Node library. playwright-core gives Chromium a fresh temporary
+// profile (user data dir) of its own for each launch.
 
 const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
 const { chromium } = require('playwright-core');
 const { startHerald, withHeraldLogs } = require('../lib/herald');
 const { serverLib } = require('../lib/clients');
@@ -42,7 +41,6 @@ const PAGE = `<!doctype html>
 let h;
 let web;
 let browser;
-let userDataDir;
 const test = withHeraldLogs(() => h, nodeTest);
 
 before(async () => {
@@ -59,13 +57,11 @@ before(async () => {
     }
   });
   await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-chromium-'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${userDataDir}`,
     ],
   });
 });
@@ -74,7 +70,6 @@ after(async () => {
   await browser?.close();
   await new Promise((resolve) => (web ? web.close(resolve) : resolve()));
   await h?.stop();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 test('pusher-js in headless Chromium receives a Node-library trigger on audit-channel', async () => {
