@@ -184,14 +184,14 @@ impl Report {
         if !self.latencies.is_empty() {
             writeln!(
                 out,
-                "\nlatency (ms)            {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "\nlatency (ms)                {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "count", "mean", "p50", "p90", "p99", "p99.9", "max"
             )?;
             for l in &self.latencies {
                 let s = &l.summary;
                 writeln!(
                     out,
-                    "  {:<22}{:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+                    "  {:<26}{:>10} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                     l.label, s.count, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
                 )?;
             }
@@ -213,7 +213,11 @@ fn write_section(out: &mut impl Write, title: &str, section: &Section) -> std::i
     }
     writeln!(out, "\n{title}")?;
     for e in &section.entries {
-        writeln!(out, "  {:<32} {:>16}", e.label, e.value.display())?;
+        match &e.value {
+            // Text (URLs, names) can be long: left-aligned, numbers right-aligned.
+            Value::Text(t) => writeln!(out, "  {:<32} {t}", e.label)?,
+            v => writeln!(out, "  {:<32} {:>16}", e.label, v.display())?,
+        }
     }
     Ok(())
 }

@@ -206,11 +206,7 @@ pub async fn run(a: &PresenceArgs, target: &Target, show_progress: bool) -> anyh
         "clients disconnected",
         Value::Count(disconnects),
     );
-    r.latency(
-        "join",
-        "join (subscribe → succeeded)",
-        shared.joins.summary(),
-    );
+    r.latency("join", "join (until succeeded)", shared.joins.summary());
     r.warnings
         .extend(shared.connect_failures.warnings("connections"));
     r.warnings.extend(shared.join_failures.warnings("joins"));
