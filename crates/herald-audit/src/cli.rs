@@ -1,0 +1,316 @@
+//! `herald audit …`: operator commands over the audit store, reading it directly (the server
+//! may be running; WAL lets both read at once). Filters are the query API's, validated by
+//! the same code, so a filter means the same thing on the command line and over HTTP.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use futures_util::StreamExt;
+
+use crate::config::DEFAULT_URL;
+use crate::event::EventSummary;
+use crate::export::ExportFormat;
+use crate::query::page::parse_ordering;
+use crate::query::{Direction, EventFilter, PageRequest, Params};
+use crate::reader::AuditReader;
+use crate::stats::StatsRequest;
+use crate::timefmt;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List recorded events matching filters, newest first.
+    Query(QueryArgs),
+    /// Show one recorded event in full.
+    Show(ShowArgs),
+    /// Export every event matching filters as CSV or NDJSON.
+    Export(ExportArgs),
+    /// Statistics: totals, breakdowns by action, model, user and channel, events per day.
+    Stats(StatsArgs),
+}
+
+/// Which store and app.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Audit store URL.
+    #[arg(long = "db", env = "HERALD_AUDIT_URL", default_value = DEFAULT_URL)]
+    pub db: String,
+    /// App id.
+    #[arg(long, default_value = "1")]
+    pub app: String,
+}
+
+/// The query API's filters, as flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Pusher event name.
+    #[arg(long)]
+    pub event: Option<String>,
+    #[arg(long)]
+    pub object_id: Option<String>,
+    #[arg(long)]
+    pub severity: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Received at or after (2025-01-07 or RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Received at or before (a plain date includes the whole day).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only the last N days.
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Full-text search over data, model, user, object_repr, event name and channels.
+    #[arg(long, short = 'q')]
+    pub search: Option<String>,
+}
+
+impl FilterArgs {
+    fn pairs(&self) -> Vec<(String, String)> {
+        let fields = [
+            ("action", &self.action),
+            ("model", &self.model),
+            ("user", &self.user),
+            ("channel", &self.channel),
+            ("event", &self.event),
+            ("object_id", &self.object_id),
+            ("severity", &self.severity),
+            ("status", &self.status),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.search),
+        ];
+        let mut pairs: Vec<(String, String)> = fields
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+            .collect();
+        if let Some(days) = self.days {
+            pairs.push(("days".into(), days.to_string()));
+        }
+        pairs
+    }
+
+    fn params(&self, extra: Vec<(String, String)>) -> anyhow::Result<Params> {
+        let mut pairs = self.pairs();
+        pairs.extend(extra);
+        Params::from_pairs(pairs).map_err(cli_error)
+    }
+}
+
+/// Rephrases a parameter error in terms of the flag.
+fn cli_error(e: crate::query::ParamError) -> anyhow::Error {
+    let flag = match e.param.as_str() {
+        "q" => "search".to_owned(),
+        other => other.replace('_', "-"),
+    };
+    anyhow::anyhow!("invalid --{flag}: {}", e.problem)
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// time, -time, seq or -seq.
+    #[arg(long, default_value = "-seq")]
+    pub ordering: String,
+    /// Rows to print (1–1000).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue after a previous page (the `next` printed with --json).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Print JSON (the API's response) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The event's sequence number.
+    pub seq: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// csv or ndjson.
+    #[arg(long)]
+    pub format: String,
+    /// time or seq (oldest first, the default), -time or -seq.
+    #[arg(long, default_value = "seq")]
+    pub ordering: String,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Rows per breakdown.
+    #[arg(long, default_value_t = 10)]
+    pub top: u32,
+}
+
+/// Runs one `herald audit` subcommand.
+pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
+    let now = timefmt::now_micros();
+    match cmd {
+        AuditCommand::Query(args) => {
+            let mut extra = vec![
+                ("ordering".to_owned(), args.ordering.clone()),
+                ("limit".to_owned(), args.limit.to_string()),
+            ];
+            if let Some(cursor) = &args.cursor {
+                extra.push(("cursor".to_owned(), cursor.clone()));
+            }
+            let mut params = args.filter.params(extra)?;
+            let filter = EventFilter::from_params(&mut params, now).map_err(cli_error)?;
+            let page = PageRequest::from_params(&mut params, Direction::Desc).map_err(cli_error)?;
+            params.finish().map_err(cli_error)?;
+            let reader = open(&args.store.db)?;
+            let result = reader.list(&args.store.app, filter, page).await?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &result)?;
+                writeln!(out)?;
+            } else {
+                print_table(&mut out, &result.results)?;
+                writeln!(
+                    out,
+                    "{} of {} matching events",
+                    result.results.len(),
+                    result.count
+                )?;
+                if let Some(next) = &result.next {
+                    writeln!(out, "more: --cursor {next}")?;
+                }
+            }
+        }
+        AuditCommand::Show(args) => {
+            let reader = open(&args.store.db)?;
+            let Some(record) = reader.get(&args.store.app, args.seq).await? else {
+                bail!(
+                    "no audit event with seq {} in app {:?}",
+                    args.seq,
+                    args.store.app
+                );
+            };
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &record)?;
+            writeln!(out)?;
+        }
+        AuditCommand::Export(args) => {
+            let format = ExportFormat::parse(&args.format).map_err(cli_error)?;
+            let direction = parse_ordering(&args.ordering).map_err(cli_error)?;
+            let mut params = args.filter.params(Vec::new())?;
+            let filter = EventFilter::from_params(&mut params, now).map_err(cli_error)?;
+            params.finish().map_err(cli_error)?;
+            let reader = open(&args.store.db)?;
+            let mut out: Box<dyn Write> = match &args.output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut stream = std::pin::pin!(
+                reader
+                    .export(&args.store.app, filter, direction, format)
+                    .await?
+            );
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk.context("export failed")?)?;
+            }
+            out.flush()?;
+        }
+        AuditCommand::Stats(args) => {
+            let mut params = args
+                .filter
+                .params(vec![("top".into(), args.top.to_string())])?;
+            let request = StatsRequest::from_params(&mut params, now).map_err(cli_error)?;
+            params.finish().map_err(cli_error)?;
+            let reader = open(&args.store.db)?;
+            let stats = reader.stats(&args.store.app, request).await?;
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &stats)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn open(url: &str) -> anyhow::Result<AuditReader> {
+    AuditReader::open_existing(url).with_context(|| format!("cannot read the audit store {url}"))
+}
+
+fn print_table(out: &mut impl Write, rows: &[EventSummary]) -> std::io::Result<()> {
+    let header = [
+        "SEQ",
+        "RECEIVED_AT",
+        "EVENT",
+        "ACTION",
+        "MODEL",
+        "OBJECT_ID",
+        "USER",
+        "CHANNELS",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.seq.to_string(),
+                r.received_at.clone(),
+                r.name.clone(),
+                r.action.clone().unwrap_or_default(),
+                r.model.clone().unwrap_or_default(),
+                r.object_id.clone().unwrap_or_default(),
+                r.user.clone().unwrap_or_default(),
+                r.channels.join(" "),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count()).min(40);
+        }
+    }
+    let line = |out: &mut dyn Write, row: &[String]| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            let c: String = c.chars().take(w).collect();
+            if i + 1 == row.len() {
+                s.push_str(&c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(out, &header.map(String::from))?;
+    for row in &cells {
+        line(out, row)?;
+    }
+    Ok(())
+}

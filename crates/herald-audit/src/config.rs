@@ -1,0 +1,150 @@
+//! Configuration of the audit recorder, and parsing of the store URL.
+//!
+//! The URL decides which store backs the recorder (`sqlite://path`, `sqlite::memory:`;
+//! `postgres://…` is recognised so that the error says it is not built yet rather than
+//! "invalid URL").
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::OpenError;
+
+/// The store used when nothing is configured: an embedded SQLite file under `./data/`.
+pub const DEFAULT_URL: &str = "sqlite://./data/herald-audit.db";
+
+/// How the audit recorder is set up. Build it with `AuditConfig { url, ..Default::default() }`.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `sqlite://PATH` (relative or absolute), `sqlite::memory:` for tests.
+    pub url: String,
+    /// When `record` resolves relative to the disk (see the crate docs).
+    pub durability: Durability,
+    /// How many `record` calls may wait for the writer before new ones are refused with
+    /// [`crate::RecordError::Saturated`]. Counted in calls, not events.
+    pub queue_capacity: usize,
+    /// The most events committed in one transaction (a single larger call is still
+    /// committed whole, on its own).
+    pub max_batch: usize,
+    /// What the trigger API should do when the recorder cannot record; the recorder only
+    /// reports it ([`crate::AuditRecorder::on_unavailable`]), the server applies it.
+    pub on_unavailable: UnavailablePolicy,
+    /// How long a store operation waits for a lock held by another process before the
+    /// store is reported unavailable.
+    pub busy_timeout: Duration,
+    /// How many queries may run at once (one read connection each).
+    pub read_connections: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.to_owned(),
+            durability: Durability::Durable,
+            queue_capacity: 4096,
+            max_batch: 2048,
+            on_unavailable: UnavailablePolicy::RecordOrReject,
+            busy_timeout: Duration::from_secs(5),
+            read_connections: 4,
+        }
+    }
+}
+
+/// When an acknowledged event is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `record` resolves after the transaction is committed and fsynced: the event survives
+    /// `kill -9` of the process and a crash or power loss of the machine.
+    #[default]
+    Durable,
+    /// `record` resolves after the transaction is committed to the WAL without fsync: the
+    /// event survives `kill -9` of the process, but a crash of the operating system or a
+    /// power loss may lose the last moments of events.
+    Async,
+}
+
+/// What the trigger API does when an event cannot be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnavailablePolicy {
+    /// Refuse the trigger with 503: nothing is delivered that is not recorded.
+    #[default]
+    RecordOrReject,
+    /// Deliver the event anyway and log that it was not recorded.
+    DeliverAndRecord,
+}
+
+/// Where a store lives, parsed from [`AuditConfig::url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file.
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database (lost when the recorder stops).
+    SqliteMemory,
+}
+
+impl StoreLocation {
+    /// Parses a store URL, naming what is wrong with it.
+    pub fn parse(url: &str) -> Result<Self, OpenError> {
+        let url = url.trim();
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(Self::SqliteMemory);
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(OpenError::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: "the SQLite URL has no path (expected sqlite://./data/herald-audit.db)"
+                        .into(),
+                });
+            }
+            // Query options such as `?mode=rwc` are accepted by other tools; herald sets its
+            // own, so they are dropped rather than becoming part of the file name.
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(Self::SqliteFile(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(OpenError::Unsupported(
+                "the PostgreSQL audit store is not available in this build yet; use sqlite://"
+                    .into(),
+            ));
+        }
+        Err(OpenError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "expected sqlite://PATH or sqlite::memory:".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_urls() {
+        assert_eq!(
+            StoreLocation::parse(DEFAULT_URL).unwrap(),
+            StoreLocation::SqliteFile("./data/herald-audit.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:///var/lib/herald/a.db?mode=rwc").unwrap(),
+            StoreLocation::SqliteFile("/var/lib/herald/a.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite::memory:").unwrap(),
+            StoreLocation::SqliteMemory
+        );
+    }
+
+    #[test]
+    fn refuses_other_urls_with_a_reason() {
+        let err = StoreLocation::parse("mysql://x").unwrap_err().to_string();
+        assert!(err.contains("mysql://x"), "{err}");
+        let err = StoreLocation::parse("postgres://db/x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PostgreSQL"), "{err}");
+        assert!(StoreLocation::parse("sqlite://").is_err());
+    }
+}

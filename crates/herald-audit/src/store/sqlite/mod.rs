@@ -1,0 +1,122 @@
+//! The embedded SQLite store: one write connection owned by the writer, and a small pool
+//! of read connections. WAL mode lets readers run while the writer commits.
+//!
+//! `sqlite::memory:` uses SQLite's `memdb` VFS under a name unique to this store, so the
+//! writer's and the readers' connections see one database (a plain `:memory:` would give
+//! each connection its own, empty one).
+
+mod read;
+mod schema;
+mod sql;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use read::SqliteReader;
+pub use write::SqliteWriter;
+
+use crate::config::{Durability, StoreLocation};
+use crate::error::StoreError;
+
+/// How to reach one SQLite database, for every connection opened on it.
+#[derive(Debug, Clone)]
+pub struct SqliteTarget {
+    /// File path, or `file:/…?vfs=memdb` URI.
+    name: String,
+    memory: bool,
+    busy_timeout: Duration,
+}
+
+impl SqliteTarget {
+    pub fn new(location: &StoreLocation, busy_timeout: Duration) -> Self {
+        match location {
+            StoreLocation::SqliteFile(path) => Self {
+                name: path.to_string_lossy().into_owned(),
+                memory: false,
+                busy_timeout,
+            },
+            StoreLocation::SqliteMemory => {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                Self {
+                    name: format!("file:/herald-audit-{}-{n}?vfs=memdb", std::process::id()),
+                    memory: true,
+                    busy_timeout,
+                }
+            }
+        }
+    }
+
+    /// Human-readable location for error messages.
+    pub fn describe(&self) -> String {
+        if self.memory {
+            "sqlite::memory:".to_owned()
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// Opens the write connection, creating the file, its directory and the schema.
+    pub fn open_writer(&self, durability: Durability) -> Result<Connection, StoreError> {
+        if !self.memory {
+            if let Some(dir) = Path::new(&self.name)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let conn = self.open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
+        if !self.memory {
+            // WAL: readers never block the writer nor the writer them.
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Corrupt(format!(
+                    "could not switch the database to WAL mode (it stays in {mode})"
+                )));
+            }
+        }
+        // FULL fsyncs the WAL at every commit: power-loss durable. NORMAL only writes it to
+        // the OS, which survives the process being killed but not the machine crashing.
+        let sync = match durability {
+            Durability::Durable => "FULL",
+            Durability::Async => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync};
+             PRAGMA cache_size = -65536;
+             PRAGMA temp_store = MEMORY;"
+        ))?;
+        schema::migrate(&conn)?;
+        Ok(conn)
+    }
+
+    /// Opens a read connection on an existing store.
+    pub fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = self.open(OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Read-only by intent: nothing read through the query API can write.
+        conn.execute_batch(
+            "PRAGMA query_only = ON;
+             PRAGMA cache_size = -32768;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA mmap_size = 268435456;",
+        )?;
+        Ok(conn)
+    }
+
+    fn open(&self, flags: OpenFlags) -> Result<Connection, StoreError> {
+        let flags = flags | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.name, flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        Ok(conn)
+    }
+
+    /// The file path, when the store is a file.
+    pub fn path(&self) -> Option<PathBuf> {
+        (!self.memory).then(|| PathBuf::from(&self.name))
+    }
+}

@@ -1,0 +1,92 @@
+//! The SQLite schema and its migration. One row per event in `events`; an `event_channels`
+//! row per (event, channel) so that a channel filter is an index range; an external-content
+//! FTS5 index over the searchable columns. Triggers refuse UPDATE and DELETE so that the
+//! trail stays append-only even against a bug in herald (retention will lift this in a
+//! controlled way in a later version).
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// Bumped whenever the schema changes; stored in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY,  -- global insertion order; FTS rowid
+    app_id          TEXT    NOT NULL,
+    seq             INTEGER NOT NULL,     -- per app, 1, 2, 3, ...
+    received_at     INTEGER NOT NULL,     -- µs since the epoch, never decreasing per app
+    name            TEXT    NOT NULL,
+    channels        TEXT    NOT NULL,     -- JSON array
+    data            TEXT    NOT NULL,     -- exactly as received
+    socket_id       TEXT,
+    client_ip       TEXT,
+    user_agent      TEXT,
+    library         TEXT,
+    auth_key        TEXT    NOT NULL,
+    idempotency_key TEXT,
+    action          TEXT,
+    model           TEXT,
+    object_id       TEXT,
+    object_repr     TEXT,
+    user            TEXT,
+    timestamp       TEXT,
+    severity        TEXT,
+    status          TEXT,
+    changes         TEXT                  -- normalised JSON {field: {old, new}}
+);
+CREATE UNIQUE INDEX events_app_seq    ON events (app_id, seq);
+CREATE INDEX events_app_time          ON events (app_id, received_at, seq);
+CREATE INDEX events_app_action        ON events (app_id, action, seq);
+CREATE INDEX events_app_model         ON events (app_id, model, seq);
+CREATE INDEX events_app_user          ON events (app_id, user, seq);
+CREATE INDEX events_app_name          ON events (app_id, name, seq);
+CREATE INDEX events_app_object        ON events (app_id, object_id, seq);
+CREATE UNIQUE INDEX events_app_idempotency ON events (app_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE event_channels (
+    app_id  TEXT    NOT NULL,
+    channel TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (app_id, channel, seq)
+) WITHOUT ROWID;
+
+CREATE VIRTUAL TABLE events_fts USING fts5(
+    name, channels, model, user, object_repr, data,
+    content = 'events', content_rowid = 'id'
+);
+
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
+CREATE TRIGGER event_channels_append_only_update BEFORE UPDATE ON event_channels
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+CREATE TRIGGER event_channels_append_only_delete BEFORE DELETE ON event_channels
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
+"#;
+
+/// Brings the database to [`SCHEMA_VERSION`], refusing one written by a newer herald.
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        newer => Err(StoreError::Corrupt(format!(
+            "the audit database has schema version {newer}, newer than this herald understands ({SCHEMA_VERSION})"
+        ))),
+    }
+}
+
+/// True when `conn` holds a herald audit schema.
+pub fn is_initialised(conn: &Connection) -> Result<bool, StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(version > 0)
+}

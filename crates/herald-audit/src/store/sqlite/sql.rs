@@ -1,0 +1,197 @@
+//! Turns an [`EventFilter`] into SQL over the SQLite schema, with bound parameters only
+//! (no value is ever spliced into the text).
+//!
+//! Every query is shaped so that one index range answers it: the app and a `seq` range come
+//! first in every index, time bounds are translated into a `seq` range beforehand
+//! ([`seq_range`]), and a channel filter drives the query from `event_channels`.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+use crate::event::{EventRecord, EventSummary};
+use crate::extract::Changes;
+use crate::query::EventFilter;
+use crate::timefmt;
+
+pub const SUMMARY_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.action, e.model, \
+     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes";
+pub const RECORD_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.action, e.model, \
+     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes, e.app_id, \
+     e.data, e.socket_id, e.client_ip, e.user_agent, e.library, e.auth_key, e.idempotency_key";
+
+/// The `seq` range an event's receive time must fall in; `None` when no event can match.
+/// Exact because receive times never decrease with `seq` within an app.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeqRange {
+    pub lo: Option<i64>,
+    pub hi: Option<i64>,
+}
+
+pub fn seq_range(
+    conn: &Connection,
+    app: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Option<SeqRange>, StoreError> {
+    let mut range = SeqRange::default();
+    if let Some(from) = from {
+        let lo: Option<i64> = conn
+            .prepare_cached(
+                "SELECT seq FROM events WHERE app_id = ?1 AND received_at >= ?2
+                 ORDER BY received_at, seq LIMIT 1",
+            )?
+            .query_row(params![app, from], |r| r.get(0))
+            .optional()?;
+        let Some(lo) = lo else { return Ok(None) };
+        range.lo = Some(lo);
+    }
+    if let Some(to) = to {
+        let hi: Option<i64> = conn
+            .prepare_cached(
+                "SELECT seq FROM events WHERE app_id = ?1 AND received_at < ?2
+                 ORDER BY received_at DESC, seq DESC LIMIT 1",
+            )?
+            .query_row(params![app, to], |r| r.get(0))
+            .optional()?;
+        let Some(hi) = hi else { return Ok(None) };
+        range.hi = Some(hi);
+    }
+    if let (Some(lo), Some(hi)) = (range.lo, range.hi) {
+        if lo > hi {
+            return Ok(None);
+        }
+    }
+    Ok(Some(range))
+}
+
+/// `FROM … WHERE …` for a filter, plus its parameters, to be completed by the caller.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub from: &'static str,
+    /// The column `seq` order and cursors refer to (the driving table's).
+    pub seq: &'static str,
+    conditions: Vec<String>,
+    pub params: Vec<Value>,
+    /// True when only the app and a seq range are constrained.
+    pub unfiltered: bool,
+}
+
+impl Selection {
+    pub fn new(app: &str, filter: &EventFilter, range: SeqRange) -> Self {
+        let mut s = if let Some(channel) = &filter.channel {
+            let mut s = Self {
+                from: "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq",
+                seq: "c.seq",
+                conditions: Vec::new(),
+                params: Vec::new(),
+                unfiltered: false,
+            };
+            s.push("c.app_id = ?", app);
+            s.push("c.channel = ?", channel.as_str());
+            s
+        } else {
+            let mut s = Self {
+                from: "events e",
+                seq: "e.seq",
+                conditions: Vec::new(),
+                params: Vec::new(),
+                unfiltered: true,
+            };
+            s.push("e.app_id = ?", app);
+            s
+        };
+        if let Some(lo) = range.lo {
+            s.push_seq(">=", lo);
+        }
+        if let Some(hi) = range.hi {
+            s.push_seq("<=", hi);
+        }
+        let fields = [
+            ("e.action = ?", &filter.action),
+            ("e.model = ?", &filter.model),
+            ("e.user = ?", &filter.user),
+            ("e.name = ?", &filter.event),
+            ("e.object_id = ?", &filter.object_id),
+            ("e.severity = ?", &filter.severity),
+            ("e.status = ?", &filter.status),
+        ];
+        for (condition, value) in fields {
+            if let Some(v) = value {
+                s.push(condition, v.as_str());
+                s.unfiltered = false;
+            }
+        }
+        if let Some(text) = &filter.text {
+            s.push(
+                "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
+                text.fts.as_str(),
+            );
+            s.unfiltered = false;
+        }
+        s
+    }
+
+    fn push(&mut self, condition: &str, value: &str) {
+        self.conditions.push(condition.to_owned());
+        self.params.push(Value::Text(value.to_owned()));
+    }
+
+    /// Adds `seq OP value` on the driving table's seq column.
+    pub fn push_seq(&mut self, op: &str, value: i64) {
+        self.conditions.push(format!("{} {op} ?", self.seq));
+        self.params.push(Value::Integer(value));
+    }
+
+    /// The same conditions over a different (wider) join; the caller keeps the aliases
+    /// `e` and, for a channel filter, `c` meaningful.
+    pub fn with_from(mut self, from: &'static str) -> Self {
+        self.from = from;
+        self
+    }
+
+    /// `FROM … WHERE …`.
+    pub fn sql(&self) -> String {
+        format!("FROM {} WHERE {}", self.from, self.conditions.join(" AND "))
+    }
+}
+
+fn opt_text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+    r.get(i)
+}
+
+/// Reads [`SUMMARY_COLUMNS`] from the start of a row.
+pub fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary> {
+    let channels: String = r.get(3)?;
+    Ok(EventSummary {
+        seq: r.get(0)?,
+        received_at: timefmt::format_micros(r.get(1)?),
+        name: r.get(2)?,
+        // Written by the writer from a Vec<String>; unreadable only if the file was edited.
+        channels: serde_json::from_str(&channels).unwrap_or_else(|_| vec![channels]),
+        action: opt_text(r, 4)?,
+        model: opt_text(r, 5)?,
+        object_id: opt_text(r, 6)?,
+        object_repr: opt_text(r, 7)?,
+        user: opt_text(r, 8)?,
+        timestamp: opt_text(r, 9)?,
+        severity: opt_text(r, 10)?,
+        status: opt_text(r, 11)?,
+        changes: opt_text(r, 12)?.and_then(|c| serde_json::from_str::<Changes>(&c).ok()),
+    })
+}
+
+/// Reads [`RECORD_COLUMNS`].
+pub fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        summary: summary_from_row(r)?,
+        app_id: r.get(13)?,
+        data: r.get(14)?,
+        socket_id: opt_text(r, 15)?,
+        client_ip: opt_text(r, 16)?,
+        user_agent: opt_text(r, 17)?,
+        library: opt_text(r, 18)?,
+        auth_key: r.get(19)?,
+        idempotency_key: opt_text(r, 20)?,
+    })
+}
