@@ -308,7 +308,7 @@ mod tests {
             ClientMessage::parse(r#"{"data":{}}"#),
             Err(FrameError::MissingEvent)
         );
-        assert_eq!(ClientMessage::parse(r#"[1,2]"#).is_err(), true);
+        assert!(ClientMessage::parse(r#"[1,2]"#).is_err());
         let err = ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{}}"#).unwrap_err();
         assert_eq!(
             err.to_string(),
