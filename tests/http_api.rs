@@ -21,7 +21,11 @@ async fn trigger_reaches_subscribers_of_every_channel_once() {
     b.subscribe("user-test@example.com").await;
     let (status, body) = server
         .http()
-        .trigger(&["audit-channel", "model-service", "user-test@example.com"], "model-change", AUDIT)
+        .trigger(
+            &["audit-channel", "model-service", "user-test@example.com"],
+            "model-change",
+            AUDIT,
+        )
         .await;
     assert_eq!((status, body.as_str()), (200, "{}"));
     let mut got = vec![a.recv().await, a.recv().await];
@@ -97,8 +101,12 @@ async fn batch_events_are_all_or_nothing_and_report_info() {
     assert_eq!(status, 400);
     assert!(body.contains("batch[1]"), "{body}");
     a.expect_silence(Duration::from_millis(200)).await;
-    let batch: Vec<Value> = (0..11).map(|i| json!({"name":"e","channel":"c","data":i.to_string()})).collect();
-    let (status, body) = api.post("/apps/1/batch_events", &json!({ "batch": batch })).await;
+    let batch: Vec<Value> = (0..11)
+        .map(|i| json!({"name":"e","channel":"c","data":i.to_string()}))
+        .collect();
+    let (status, body) = api
+        .post("/apps/1/batch_events", &json!({ "batch": batch }))
+        .await;
     assert_eq!(status, 400);
     assert!(body.contains("limit 10"), "{body}");
     server.stop().await;
@@ -118,18 +126,34 @@ async fn channel_queries() {
         json!({"channels":{"audit-channel":{},"model-service":{}}})
     );
     assert_eq!(
-        api.get_json("/apps/1/channels", &[("filter_by_prefix", "model-"), ("info", "subscription_count")]).await,
+        api.get_json(
+            "/apps/1/channels",
+            &[
+                ("filter_by_prefix", "model-"),
+                ("info", "subscription_count")
+            ]
+        )
+        .await,
         json!({"channels":{"model-service":{"subscription_count":1}}})
     );
     let (status, body) = api.get("/apps/1/channels", &[("info", "user_count")]).await;
     assert_eq!(status, 400);
     assert!(body.contains("presence"), "{body}");
     assert_eq!(
-        api.get_json("/apps/1/channels/audit-channel", &[("info", "subscription_count")]).await,
+        api.get_json(
+            "/apps/1/channels/audit-channel",
+            &[("info", "subscription_count")]
+        )
+        .await,
         json!({"occupied":true,"subscription_count":2})
     );
-    assert_eq!(api.get_json("/apps/1/channels/nobody", &[]).await, json!({"occupied":false}));
-    let (status, _) = api.get("/apps/1/channels/audit-channel", &[("info", "user_count")]).await;
+    assert_eq!(
+        api.get_json("/apps/1/channels/nobody", &[]).await,
+        json!({"occupied":false})
+    );
+    let (status, _) = api
+        .get("/apps/1/channels/audit-channel", &[("info", "user_count")])
+        .await;
     assert_eq!(status, 400);
     let (status, _) = api.get("/apps/1/channels/audit-channel/users", &[]).await;
     assert_eq!(status, 400);
@@ -139,7 +163,9 @@ async fn channel_queries() {
 #[tokio::test]
 async fn bad_requests_are_refused_with_reasons() {
     let mut config = test_config();
-    config.apps.push(AppConfig::new("app-id", "other-key", "other-secret"));
+    config
+        .apps
+        .push(AppConfig::new("app-id", "other-key", "other-secret"));
     let server = TestServer::start(config).await;
     let (mut a, _) = server.connect_established().await;
     a.subscribe("audit-channel").await;
@@ -161,15 +187,16 @@ async fn bad_requests_are_refused_with_reasons() {
 
     // Tampered body: signed for one body, sent with another.
     let url = api.signed_url("POST", "/apps/1/events", raw.as_bytes(), &[], now());
-    let (status, body) = api
-        .send_post(&url, raw.replace("\"x\"", "\"y\""))
-        .await;
+    let (status, body) = api.send_post(&url, raw.replace("\"x\"", "\"y\"")).await;
     assert_eq!(status, 401);
     assert!(body.contains("body_md5"), "{body}");
 
     // Oversized payload.
     let (status, body) = api
-        .post("/apps/1/events", &json!({"name":"e","channels":["audit-channel"],"data":"x".repeat(10_241)}))
+        .post(
+            "/apps/1/events",
+            &json!({"name":"e","channels":["audit-channel"],"data":"x".repeat(10_241)}),
+        )
         .await;
     assert_eq!(status, 413);
     assert!(body.contains("10240 bytes"), "{body}");
@@ -187,15 +214,23 @@ async fn bad_requests_are_refused_with_reasons() {
 
     // Reserved names, bad JSON, missing fields.
     let (status, _) = api
-        .post("/apps/1/events", &json!({"name":"pusher_internal:x","channels":["a"],"data":"x"}))
+        .post(
+            "/apps/1/events",
+            &json!({"name":"pusher_internal:x","channels":["a"],"data":"x"}),
+        )
         .await;
     assert_eq!(status, 400);
     let url = api.signed_url("POST", "/apps/1/events", b"{nope", &[], now());
     let (status, body) = api.send_post(&url, "{nope".into()).await;
     assert_eq!(status, 400);
     assert!(body.starts_with("Invalid JSON body"), "{body}");
-    let (status, body) = api.post("/apps/1/events", &json!({"name":"e","data":"x"})).await;
-    assert_eq!((status, body.as_str()), (400, "Missing parameter: channels (or channel)"));
+    let (status, body) = api
+        .post("/apps/1/events", &json!({"name":"e","data":"x"}))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "Missing parameter: channels (or channel)")
+    );
 
     // Unsigned.
     let r = reqwest::Client::new()
@@ -215,11 +250,17 @@ async fn bad_requests_are_refused_with_reasons() {
 #[tokio::test]
 async fn health_endpoints() {
     let server = TestServer::default().await;
-    let r = reqwest::get(format!("http://{}/", server.addr)).await.unwrap();
+    let r = reqwest::get(format!("http://{}/", server.addr))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = reqwest::get(format!("http://{}/ready", server.addr)).await.unwrap();
+    let r = reqwest::get(format!("http://{}/ready", server.addr))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = reqwest::get(format!("http://{}/nothing-here", server.addr)).await.unwrap();
+    let r = reqwest::get(format!("http://{}/nothing-here", server.addr))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     server.stop().await;
 }
@@ -249,12 +290,21 @@ async fn a_slow_client_is_dropped_without_slowing_the_others() {
         let (status, _) = api.trigger(&["audit-channel"], "e", &payload).await;
         assert_eq!(status, 200);
     }
-    assert_eq!(reader.await.unwrap(), 400, "the reading client got everything");
+    assert_eq!(
+        reader.await.unwrap(),
+        400,
+        "the reading client got everything"
+    );
     // The slow one was dropped with 4100 (if its close frame could still be written) and
     // is no longer subscribed.
     assert!(
         eventually(Duration::from_secs(5), || async {
-            api.get_json("/apps/1/channels/audit-channel", &[("info", "subscription_count")]).await["subscription_count"] == 1
+            api.get_json(
+                "/apps/1/channels/audit-channel",
+                &[("info", "subscription_count")],
+            )
+            .await["subscription_count"]
+                == 1
         })
         .await
     );

@@ -90,18 +90,37 @@ async fn malformed_frames_get_errors_and_the_connection_survives() {
     let cases = [
         (Message::Text("not json".into()), "not valid JSON"),
         (Message::Text(r#"{"data":{}}"#.into()), "'event' field"),
-        (Message::Text(r#"{"event":"pusher:subscribe","data":{}}"#.into()), "data.channel"),
+        (
+            Message::Text(r#"{"event":"pusher:subscribe","data":{}}"#.into()),
+            "data.channel",
+        ),
         (Message::Binary(vec![1, 2, 3].into()), "Binary frames"),
-        (Message::Text(json!({"event":"pusher:subscribe","data":{"channel":"x".repeat(70_000)}}).to_string().into()), "Message too large"),
-        (Message::Text(r#"{"event":"pusher:subscribe","data":{"channel":"bad name"}}"#.into()), "Invalid channel name"),
-        (Message::Text(r#"{"event":"whatever"}"#.into()), "Unsupported event"),
+        (
+            Message::Text(
+                json!({"event":"pusher:subscribe","data":{"channel":"x".repeat(70_000)}})
+                    .to_string()
+                    .into(),
+            ),
+            "Message too large",
+        ),
+        (
+            Message::Text(r#"{"event":"pusher:subscribe","data":{"channel":"bad name"}}"#.into()),
+            "Invalid channel name",
+        ),
+        (
+            Message::Text(r#"{"event":"whatever"}"#.into()),
+            "Unsupported event",
+        ),
     ];
     for (frame, expected) in cases {
         c.send_raw(frame).await;
         let err = c.recv().await;
         assert_eq!(err["event"], "pusher:error", "{err}");
         let message = err["data"]["message"].as_str().unwrap();
-        assert!(message.contains(expected), "{message:?} should mention {expected:?}");
+        assert!(
+            message.contains(expected),
+            "{message:?} should mention {expected:?}"
+        );
         if expected == "Invalid channel name" {
             let scoped = c.recv().await;
             assert_eq!(scoped["event"], "pusher:subscription_error");
@@ -164,12 +183,18 @@ async fn vanished_clients_are_removed_from_every_channel() {
     for _ in 0..5 {
         let (mut c, _) = server.connect_established().await;
         for ch in ["audit-channel", "model-service", "user-test@example.com"] {
-            assert_eq!(c.subscribe(ch).await["event"], "pusher_internal:subscription_succeeded");
+            assert_eq!(
+                c.subscribe(ch).await["event"],
+                "pusher_internal:subscription_succeeded"
+            );
         }
         clients.push(c);
     }
     let info = api
-        .get_json("/apps/1/channels/audit-channel", &[("info", "subscription_count")])
+        .get_json(
+            "/apps/1/channels/audit-channel",
+            &[("info", "subscription_count")],
+        )
         .await;
     assert_eq!(info, json!({"occupied": true, "subscription_count": 5}));
     // Drop the TCP connections without a close frame (as a reset client would).
@@ -184,7 +209,10 @@ async fn vanished_clients_are_removed_from_every_channel() {
         "every channel is vacated"
     );
     let info = api
-        .get_json("/apps/1/channels/audit-channel", &[("info", "subscription_count")])
+        .get_json(
+            "/apps/1/channels/audit-channel",
+            &[("info", "subscription_count")],
+        )
         .await;
     assert_eq!(info, json!({"occupied": false, "subscription_count": 0}));
     server.stop().await;

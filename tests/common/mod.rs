@@ -60,7 +60,10 @@ impl TestServer {
     }
 
     pub fn ws_url(&self, key: &str) -> String {
-        format!("ws://{}/app/{key}?protocol=7&client=js&version=8.4.0&flash=false", self.addr)
+        format!(
+            "ws://{}/app/{key}?protocol=7&client=js&version=8.4.0&flash=false",
+            self.addr
+        )
     }
 
     pub async fn connect(&self) -> Client {
@@ -107,7 +110,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -152,8 +158,10 @@ impl Client {
     }
 
     pub async fn subscribe(&mut self, channel: &str) -> Value {
-        self.send(serde_json::json!({"event":"pusher:subscribe","data":{"auth":"","channel":channel}}))
-            .await;
+        self.send(
+            serde_json::json!({"event":"pusher:subscribe","data":{"auth":"","channel":channel}}),
+        )
+        .await;
         self.recv().await
     }
 }
@@ -167,7 +175,10 @@ pub struct Api {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 impl Api {
@@ -177,7 +188,14 @@ impl Api {
         self
     }
 
-    pub fn signed_url(&self, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)], ts: i64) -> String {
+    pub fn signed_url(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+        ts: i64,
+    ) -> String {
         let qs = sign_query(method, path, &self.key, &self.secret, ts, body, extra);
         format!("{}{path}?{qs}", self.base)
     }
