@@ -286,6 +286,8 @@ impl ReadStore for SqliteReader {
             let today = count_since(conn, app, &unranged, request.today_start())?;
             let last_7_days = count_since(conn, app, &unranged, now - 7 * MICROS_PER_DAY)?;
             let last_30_days = count_since(conn, app, &unranged, now - 30 * MICROS_PER_DAY)?;
+            // `days=N` has no `to`: its series runs up to today.
+            let series_end = filter.to.or(filter.from.map(|_| now + 1));
             let range_out = Range {
                 from: filter.from.map(timefmt::format_micros),
                 to: filter.to.map(timefmt::format_micros),
@@ -302,7 +304,7 @@ impl ReadStore for SqliteReader {
                     by_model: Vec::new(),
                     by_user: Vec::new(),
                     by_channel: Vec::new(),
-                    per_day: stats::per_day_series(&[], filter.from, filter.to),
+                    per_day: stats::per_day_series(&[], filter.from, series_end),
                     recent: Vec::new(),
                 });
             };
@@ -324,7 +326,7 @@ impl ReadStore for SqliteReader {
                 .into_iter()
                 .map(|(channel, count)| ChannelCount { channel, count })
                 .collect();
-            let per_day = stats::per_day_series(&per_day(conn, &sel)?, filter.from, filter.to);
+            let per_day = stats::per_day_series(&per_day(conn, &sel)?, filter.from, series_end);
             let range_count = count(conn, &sel)?;
             let recent = if request.recent == 0 {
                 Vec::new()

@@ -103,11 +103,11 @@ impl SqliteWriter {
             let seq = head.seq + 1;
             // Time never goes backwards within an app, so time order is seq order and a
             // time range is a seq range (see the crate docs).
-            if head.received_at - e.received_at_micros > CLOCK_STEP_WARNING_MICROS {
+            if head.received_at.saturating_sub(e.received_at_micros) > CLOCK_STEP_WARNING_MICROS {
                 tracing::warn!(
                     message = "Audit receive time went backwards; recording the later time.",
                     app_id = %e.app_id,
-                    behind_micros = head.received_at - e.received_at_micros,
+                    behind_micros = head.received_at.saturating_sub(e.received_at_micros),
                 );
             }
             let received_at = e.received_at_micros.max(head.received_at);
