@@ -25,32 +25,44 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Load-test herald or any Pusher-compatible server.
+    Bench(herald_bench::BenchArgs),
 }
 
 /// Settings that can be given on the command line; each beats its `HERALD_*` variable.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// TOML configuration file (lowest precedence).
-    #[arg(long, short = 'c', global = true)]
+    #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
+    /// Address to listen on [env: HERALD_HOST; default 0.0.0.0].
     #[arg(long)]
     pub host: Option<String>,
+    /// HTTP and WebSocket port [env: HERALD_PORT; default 6001].
     #[arg(long)]
     pub port: Option<String>,
+    /// Port serving Prometheus `/metrics` [env: HERALD_METRICS_PORT; default: off].
     #[arg(long)]
     pub metrics_port: Option<String>,
+    /// This node's name in a cluster [env: HERALD_NODE_ID].
     #[arg(long)]
     pub node_id: Option<String>,
+    /// Id of the single app [env: HERALD_APP_ID; default 1].
     #[arg(long)]
     pub app_id: Option<String>,
+    /// Key of the single app [env: HERALD_APP_KEY; default app-key].
     #[arg(long)]
     pub app_key: Option<String>,
+    /// Secret of the single app [env: HERALD_APP_SECRET; default app-secret].
     #[arg(long)]
     pub app_secret: Option<String>,
+    /// Redis URL; set to run several nodes as one [env: HERALD_REDIS_URL].
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Audit store: sqlite://PATH [env: HERALD_AUDIT_URL; default sqlite://./data/herald-audit.db].
     #[arg(long)]
     pub audit_url: Option<String>,
+    /// durable (default), async or off [env: HERALD_AUDIT_MODE].
     #[arg(long)]
     pub audit_mode: Option<String>,
 }

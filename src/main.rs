@@ -15,6 +15,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Bench(args)) => herald_bench::run(args).await,
         None => serve(cli.serve).await,
     };
     match result {

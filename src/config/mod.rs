@@ -70,7 +70,7 @@ pub struct Config {
 pub enum ConfigError {
     #[error("Invalid configuration: {setting}: {reason}")]
     Invalid { setting: String, reason: String },
-    #[error("Invalid configuration: cannot read config file {path}: {source}")]
+    #[error("Invalid configuration: cannot read config file {path}")]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,

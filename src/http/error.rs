@@ -46,6 +46,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        crate::metrics::METRICS.http_requests_rejected.inc();
         if self.status.is_server_error() {
             tracing::warn!(message = "API request failed.", status = %self.status, reason = %self.message);
         }

@@ -167,6 +167,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> 
 
 /// Encodes each event once per channel and hands it to the adapter.
 async fn publish(state: &AppState, app: &Arc<AppHub>, event: &Prepared) {
+    crate::metrics::METRICS.http_events_triggered.inc();
     for channel in &event.channels {
         let encoded = frame::event(&event.name, Some(channel), Some(&event.data), None);
         if is_cache_channel(channel) {

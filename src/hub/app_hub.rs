@@ -13,6 +13,7 @@ use super::channel::{Channel, Subscriber};
 use super::presence::{self, Roster};
 use super::{ConnectionHandle, Frame, SocketId};
 use crate::config::AppConfig;
+use crate::metrics::METRICS;
 
 /// A presence member as declared in `channel_data`.
 #[derive(Debug, Clone)]
@@ -201,9 +202,13 @@ impl AppHub {
 
     /// Queues `frame` for every local subscriber of `channel` except `except`.
     pub fn deliver(&self, channel: &str, frame: &Frame, except: Option<SocketId>) -> usize {
-        self.channels
+        let delivered = self
+            .channels
             .get(channel)
-            .map_or(0, |ch| ch.deliver(frame, except))
+            .map_or(0, |ch| ch.deliver(frame, except));
+        METRICS.broadcasts.inc();
+        METRICS.frames_delivered.add(delivered as u64);
+        delivered
     }
 
     pub fn subscription_count(&self, channel: &str) -> usize {

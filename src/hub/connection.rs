@@ -75,6 +75,7 @@ impl ConnectionHandle {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if self.0.close.get().is_none() {
+                    crate::metrics::METRICS.slow_connections_closed.inc();
                     tracing::warn!(
                         message = "Closing slow connection: outgoing queue full.",
                         socket_id = %self.0.socket_id,

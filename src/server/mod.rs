@@ -61,6 +61,21 @@ pub async fn run(
         });
     }
 
+    if let Some(port) = state.config.metrics_port {
+        let addr = SocketAddr::new(state.config.host, port);
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
+        tracing::info!(message = "Metrics listening.", %addr);
+        let router = crate::metrics::router(state.clone());
+        let stop = token.clone().cancelled_owned();
+        tokio::spawn(async move {
+            let _ = axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(stop)
+                .await;
+        });
+    }
+
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
     serve.await?;

@@ -61,6 +61,7 @@ impl Session {
                 ),
             );
         }
+        crate::metrics::METRICS.client_events.inc();
         let frame = frame::event(event, Some(channel), Some(&data), user_id.as_deref());
         self.state
             .adapter

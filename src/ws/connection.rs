@@ -13,6 +13,7 @@ use tokio::time::{Instant, sleep_until};
 use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::{AppHub, ConnectionInbox};
+use crate::metrics::METRICS;
 use crate::server::AppState;
 
 /// Most frames written per flush: batching keeps syscalls down under fan-out load.
@@ -29,15 +30,20 @@ pub struct ConnectRequest {
 pub async fn run(mut socket: WebSocket, state: AppState, request: ConnectRequest) {
     let app = match admit(&state, &request) {
         Ok(app) => app,
-        Err((code, message)) => return refuse(socket, code, &message).await,
+        Err((code, message)) => {
+            METRICS.connections_refused.inc();
+            return refuse(socket, code, &message).await;
+        }
     };
     let Some((handle, mut inbox)) = app.connect(state.config.connection_queue_capacity) else {
         let message = format!(
             "Application is over connection quota ({} connections)",
             app.config.max_connections.unwrap_or(0)
         );
+        METRICS.connections_refused.inc();
         return refuse(socket, CloseCode::OverConnectionQuota, &message).await;
     };
+    METRICS.connections_opened.inc();
     let established = frame::connection_established(
         &handle.socket_id().to_string(),
         state.config.activity_timeout.as_secs(),
@@ -145,6 +151,7 @@ async fn serve(
                 };
                 last_heard = Instant::now();
                 ping_sent = None;
+                METRICS.ws_messages_received.inc();
                 match message {
                     Message::Text(text) => {
                         if text.len() > config.max_ws_message_bytes {

@@ -1,0 +1,188 @@
+//! Prometheus metrics: process-wide counters kept in atomics (one increment per event or
+//! per broadcast, never per recipient) and rendered in the text exposition format at
+//! `/metrics` on the metrics port.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::server::AppState;
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Every counter herald exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub connections_opened: Counter,
+    pub connections_refused: Counter,
+    pub slow_connections_closed: Counter,
+    pub ws_messages_received: Counter,
+    pub frames_delivered: Counter,
+    pub broadcasts: Counter,
+    pub client_events: Counter,
+    pub http_events_triggered: Counter,
+    pub http_requests_rejected: Counter,
+    pub audit_records: Counter,
+    pub audit_failures: Counter,
+}
+
+/// The process's metrics. A static keeps the hot path free of handle plumbing; the values
+/// are process-wide by nature (one herald node per process).
+pub static METRICS: Metrics = Metrics {
+    connections_opened: Counter(AtomicU64::new(0)),
+    connections_refused: Counter(AtomicU64::new(0)),
+    slow_connections_closed: Counter(AtomicU64::new(0)),
+    ws_messages_received: Counter(AtomicU64::new(0)),
+    frames_delivered: Counter(AtomicU64::new(0)),
+    broadcasts: Counter(AtomicU64::new(0)),
+    client_events: Counter(AtomicU64::new(0)),
+    http_events_triggered: Counter(AtomicU64::new(0)),
+    http_requests_rejected: Counter(AtomicU64::new(0)),
+    audit_records: Counter(AtomicU64::new(0)),
+    audit_failures: Counter(AtomicU64::new(0)),
+};
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+/// Renders the exposition text.
+pub fn render(state: &AppState) -> String {
+    let m = &METRICS;
+    let mut out = String::new();
+    counter(
+        &mut out,
+        "herald_connections_opened_total",
+        "WebSocket connections accepted.",
+        m.connections_opened.get(),
+    );
+    counter(
+        &mut out,
+        "herald_connections_refused_total",
+        "WebSocket connections refused (unknown app, disabled, quota, protocol).",
+        m.connections_refused.get(),
+    );
+    counter(
+        &mut out,
+        "herald_slow_connections_closed_total",
+        "Connections closed with 4100 because their outgoing queue was full.",
+        m.slow_connections_closed.get(),
+    );
+    counter(
+        &mut out,
+        "herald_ws_messages_received_total",
+        "Frames received from clients.",
+        m.ws_messages_received.get(),
+    );
+    counter(
+        &mut out,
+        "herald_broadcasts_total",
+        "Channel broadcasts fanned out on this node.",
+        m.broadcasts.get(),
+    );
+    counter(
+        &mut out,
+        "herald_frames_delivered_total",
+        "Frames queued to local connections by broadcasts.",
+        m.frames_delivered.get(),
+    );
+    counter(
+        &mut out,
+        "herald_client_events_total",
+        "Client events relayed.",
+        m.client_events.get(),
+    );
+    counter(
+        &mut out,
+        "herald_http_events_triggered_total",
+        "Events accepted by the trigger API.",
+        m.http_events_triggered.get(),
+    );
+    counter(
+        &mut out,
+        "herald_http_requests_rejected_total",
+        "API requests answered with an error status.",
+        m.http_requests_rejected.get(),
+    );
+    counter(
+        &mut out,
+        "herald_audit_records_total",
+        "Events recorded in the audit trail.",
+        m.audit_records.get(),
+    );
+    counter(
+        &mut out,
+        "herald_audit_failures_total",
+        "Trigger requests refused because the audit recorder failed.",
+        m.audit_failures.get(),
+    );
+    gauge(
+        &mut out,
+        "herald_connections",
+        "Open WebSocket connections on this node.",
+        state.hub.connection_count() as u64,
+    );
+    let channels: usize = state
+        .hub
+        .apps()
+        .map(|a| a.channel_summaries("").len())
+        .sum();
+    gauge(
+        &mut out,
+        "herald_channels",
+        "Occupied channels on this node.",
+        channels as u64,
+    );
+    gauge(
+        &mut out,
+        "herald_ready",
+        "1 when the node accepts traffic, 0 while draining or degraded.",
+        u64::from(!state.is_draining() && state.adapter.is_healthy()),
+    );
+    out
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render(&state),
+    )
+}
+
+/// The metrics port's router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
