@@ -72,6 +72,25 @@ test('sign-in with a bad signature is refused and the user channel is not joined
   }
 });
 
+test('#server-to-user-{id} cannot be joined without signing in as that user', async () => {
+  const victim = await signedIn({ id: 'victim' });
+  const intruder = await signedIn({ id: 'intruder' });
+  const anonymous = await connectClient(h);
+  clients.push(anonymous);
+  for (const c of [intruder, anonymous]) {
+    // pusher-js refuses '#' names in subscribe(); send the frame through its own send_event.
+    c.pusher.send_event('pusher:subscribe', { auth: '', channel: '#server-to-user-victim' });
+  }
+  await serverLib(h).sendToUser('victim', 'private-note', { secret: 1 });
+  await victim.userEvents.waitFor((e) => e.event === 'private-note', 'the note at the victim');
+  for (const c of [intruder, anonymous]) {
+    const probe = recordChannel(await c.subscribe(`probe-${c.socketId}`));
+    await serverLib(h).trigger(`probe-${c.socketId}`, 'probe', {});
+    await probe.waitFor((e) => e.event === 'probe', 'probe');
+    assert.equal(c.messages.filter((m) => m.event === 'private-note').length, 0, 'another user\'s channel was joined');
+  }
+});
+
 test('terminateUserConnections closes every signed-in socket of that user and no other', async () => {
   const t1 = await signedIn({ id: 'terminated' });
   const t2 = await signedIn({ id: 'terminated' });

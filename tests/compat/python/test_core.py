@@ -115,3 +115,19 @@ def test_reserved_event_names_are_400(pusher_client):
     for name in ["pusher:member_added", "pusher_internal:subscription_succeeded"]:
         with pytest.raises(PusherBadRequest):
             pusher_client.trigger("py-reserved", name, {})
+
+
+def test_client_killed_without_close_frame_is_removed(pusher_client, listener):
+    """A pusher-js process that dies (SIGKILL: no WebSocket close frame) leaves no subscriber behind."""
+    doomed = listener(["py-vanishing"])
+    survivor = listener(["py-vanishing"])
+    assert pusher_client.channel_info("py-vanishing", ["subscription_count"])["subscription_count"] == 2
+    doomed.proc.kill()
+    doomed.proc.wait()
+    wait_until(
+        lambda: pusher_client.channel_info("py-vanishing", ["subscription_count"])["subscription_count"] == 1,
+        "the killed client to be dropped",
+        timeout=10,
+    )
+    pusher_client.trigger("py-vanishing", "after-kill", {"ok": True})
+    assert survivor.wait_event("py-vanishing", "after-kill")["data"] == {"ok": True}
