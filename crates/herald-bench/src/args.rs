@@ -47,6 +47,10 @@ pub struct TargetArgs {
     /// Allow a target that is not a loopback address. Only load servers you run yourself.
     #[arg(long, global = true)]
     pub allow_remote: bool,
+    /// Connect from this many source addresses 127.0.0.2, 127.0.0.3, … with ports chosen by
+    /// the generator (IPv4 loopback targets only; default: automatic above 5,000 connections).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u8).range(1..=250))]
+    pub source_addresses: Option<u8>,
 }
 
 /// Where the results go.
@@ -195,6 +199,16 @@ impl Scenario {
 impl BenchArgs {
     /// Refuses settings outside the sane maxima, naming the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.target.source_addresses {
+            let capacity = usize::from(n) * crate::client::source::PER_ADDRESS;
+            let needed = self.scenario.connections_needed() as usize;
+            if needed > capacity {
+                bail!(
+                    "Invalid --source-addresses: {n} address(es) give {capacity} source ports, \
+                     this run opens up to {needed} connections"
+                );
+            }
+        }
         match &self.scenario {
             Scenario::Fanout(a) => {
                 check_count("--subscribers", a.subscribers, MAX_CONNECTIONS)?;
@@ -350,5 +364,8 @@ mod tests {
         assert!(cli.bench.validate().is_err());
         let cli = Cli::parse_from(["b", "triggers", "--payload-size", "20000"]);
         assert!(cli.bench.validate().is_err());
+        let cli = Cli::parse_from(["b", "connections", "-n", "20000", "--source-addresses", "1"]);
+        let err = cli.bench.validate().unwrap_err().to_string();
+        assert!(err.contains("--source-addresses"), "{err}");
     }
 }

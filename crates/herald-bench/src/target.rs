@@ -30,6 +30,8 @@ pub struct Target {
     pub app_id: String,
     pub key: String,
     pub secret: String,
+    /// `--source-addresses`, if given.
+    pub source_addresses: Option<u8>,
 }
 
 impl Target {
@@ -85,6 +87,7 @@ impl Target {
             app_id: args.app_id.clone(),
             key: args.key.clone(),
             secret: args.secret.clone(),
+            source_addresses: args.source_addresses,
         })
     }
 
@@ -133,6 +136,7 @@ mod tests {
             key: "app-key".into(),
             secret: "app-secret".into(),
             allow_remote,
+            source_addresses: None,
         }
     }
 

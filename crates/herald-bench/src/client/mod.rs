@@ -2,4 +2,5 @@
 //! pusher-js, and signed HTTP API requests ([`http`]) like the official server libraries.
 
 pub mod http;
+pub mod source;
 pub mod ws;

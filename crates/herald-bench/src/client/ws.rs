@@ -5,7 +5,9 @@
 //! per connection would make 50k connections cost 6 GiB in the generator alone.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -16,14 +18,15 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::source::{self, SourcePool};
 use crate::scan;
 use crate::target::Target;
 
 pub type WsStream = WebSocketStream<TcpStream>;
 
-/// Connections per source address before another 127.0.0.x is used. Linux's default
-/// ephemeral range has ~28k ports per (source, destination) pair; stay well below it.
-pub const CONNECTIONS_PER_SOURCE: usize = 20_000;
+/// Above this many connections to an IPv4 loopback target, source addresses and ports are
+/// chosen by the generator (see [`SourcePool`]) instead of the kernel.
+pub const OWN_SOURCES_ABOVE: usize = 5_000;
 /// Read buffer per connection. Server frames in these scenarios are well under 4 KiB; a
 /// larger frame still works, the buffer just grows.
 const READ_BUFFER: usize = 4096;
@@ -74,24 +77,22 @@ pub struct Connection {
 pub struct Connector {
     endpoint: String,
     addr: SocketAddr,
-    /// Source addresses to bind, round robin; empty lets the OS choose.
-    sources: Vec<IpAddr>,
+    /// Source addresses and ports to bind; `None` lets the kernel choose.
+    sources: Option<Arc<SourcePool>>,
     config: WebSocketConfig,
 }
 
 impl Connector {
     /// A connector for about `connections` simultaneous connections.
     pub fn new(target: &Target, connections: usize) -> Self {
-        let sources = if target.is_ipv4_loopback() && connections > CONNECTIONS_PER_SOURCE {
-            // All of 127.0.0.0/8 is loopback on Linux, so each extra source address brings
-            // another full ephemeral port range.
-            let n = connections.div_ceil(CONNECTIONS_PER_SOURCE).min(250);
-            (1..=n as u8)
-                .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
-                .collect()
-        } else {
-            Vec::new()
+        let addresses = match target.source_addresses {
+            Some(n) => Some(usize::from(n)),
+            None if connections > OWN_SOURCES_ABOVE => Some(SourcePool::addresses_for(connections)),
+            None => None,
         };
+        let sources = addresses
+            .filter(|_| target.is_ipv4_loopback())
+            .map(|n| Arc::new(SourcePool::new(n)));
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
             .write_buffer_size(0)
@@ -105,25 +106,24 @@ impl Connector {
         }
     }
 
-    /// How many source addresses connections are spread over (1 when the OS chooses).
+    /// How many source addresses connections are spread over (0 when the kernel chooses).
     pub fn source_count(&self) -> usize {
-        self.sources.len().max(1)
+        self.sources.as_ref().map_or(0, |p| p.addresses())
     }
 
-    /// Connects connection number `index` and waits for the handshake.
-    pub async fn connect(&self, index: usize) -> Result<Connection, ConnectError> {
-        let socket = match self.addr {
-            SocketAddr::V4(_) => TcpSocket::new_v4(),
-            SocketAddr::V6(_) => TcpSocket::new_v6(),
-        }
-        .map_err(ConnectError::Tcp)?;
-        if !self.sources.is_empty() {
-            let source = self.sources[index % self.sources.len()];
-            socket
-                .bind(SocketAddr::new(source, 0))
+    /// Connects and waits for the handshake.
+    pub async fn connect(&self) -> Result<Connection, ConnectError> {
+        let stream = match &self.sources {
+            None => {
+                let socket = match self.addr {
+                    SocketAddr::V4(_) => TcpSocket::new_v4(),
+                    SocketAddr::V6(_) => TcpSocket::new_v6(),
+                }
                 .map_err(ConnectError::Tcp)?;
-        }
-        let stream = socket.connect(self.addr).await.map_err(ConnectError::Tcp)?;
+                socket.connect(self.addr).await.map_err(ConnectError::Tcp)?
+            }
+            Some(pool) => self.connect_from(pool).await?,
+        };
         stream.set_nodelay(true).map_err(ConnectError::Tcp)?;
         let (mut ws, _response) = tokio_tungstenite::client_async_with_config(
             self.endpoint.as_str(),
@@ -158,6 +158,39 @@ impl Connector {
                 _ => Err(ConnectError::Protocol(format!("first frame was {text}"))),
             };
         }
+    }
+}
+
+impl Connector {
+    /// Connects from the next free pair of the pool, skipping pairs still in use (by us, by
+    /// a listener on 0.0.0.0, or in TIME_WAIT from an earlier run).
+    async fn connect_from(&self, pool: &SourcePool) -> Result<TcpStream, ConnectError> {
+        let mut last = None;
+        for _ in 0..source::MAX_ATTEMPTS {
+            let socket = TcpSocket::new_v4().map_err(ConnectError::Tcp)?;
+            // Lets us bind a port whose old connections are in TIME_WAIT; connect then only
+            // fails if the exact same four-tuple is still waiting.
+            socket.set_reuseaddr(true).map_err(ConnectError::Tcp)?;
+            if let Err(e) = socket.bind(pool.next()) {
+                if e.kind() == ErrorKind::AddrInUse {
+                    last = Some(e);
+                    continue;
+                }
+                return Err(ConnectError::Tcp(e));
+            }
+            match socket.connect(self.addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::AddrInUse | ErrorKind::AddrNotAvailable) =>
+                {
+                    last = Some(e);
+                }
+                Err(e) => return Err(ConnectError::Tcp(e)),
+            }
+        }
+        Err(ConnectError::Tcp(last.unwrap_or_else(|| {
+            std::io::Error::other("no free source address and port")
+        })))
     }
 }
 
@@ -303,9 +336,15 @@ mod tests {
             key: "k".into(),
             secret: "s".into(),
             allow_remote: false,
+            source_addresses: None,
         };
         let target = Target::resolve(&args).await.unwrap();
-        assert_eq!(Connector::new(&target, 1000).source_count(), 1);
-        assert_eq!(Connector::new(&target, 50_000).source_count(), 3);
+        assert_eq!(Connector::new(&target, 1000).source_count(), 0);
+        assert_eq!(Connector::new(&target, 50_000).source_count(), 4);
+        let forced = Target {
+            source_addresses: Some(3),
+            ..target
+        };
+        assert_eq!(Connector::new(&forced, 10).source_count(), 3);
     }
 }

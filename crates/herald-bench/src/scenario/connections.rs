@@ -169,7 +169,7 @@ async fn idle_connection(
     timeout: std::time::Duration,
 ) {
     let start = shared.clock.now_us();
-    let conn = match connect_limited(&connector, &pending, index, timeout).await {
+    let conn = match connect_limited(&connector, &pending, timeout).await {
         Ok(c) => c,
         Err((kind, msg)) => return shared.failures.record(kind, || msg),
     };

@@ -332,7 +332,7 @@ async fn subscriber(
     stop: CancellationToken,
 ) {
     let channel_no = index % channels.len();
-    let mut conn = match connect_limited(&connector, &pending, index, HANDSHAKE_TIMEOUT).await {
+    let mut conn = match connect_limited(&connector, &pending, HANDSHAKE_TIMEOUT).await {
         Ok(c) => c,
         Err((kind, msg)) => return shared.setup_failures.record(kind, || msg),
     };

@@ -56,14 +56,13 @@ fn target_section(target: &Target) -> Section {
 pub(crate) async fn connect_limited(
     connector: &Connector,
     pending: &Semaphore,
-    index: usize,
     timeout: Duration,
 ) -> Result<Connection, (&'static str, String)> {
     let _permit = pending
         .acquire()
         .await
         .map_err(|_| ("internal", "semaphore closed".to_owned()))?;
-    match tokio::time::timeout(timeout, connector.connect(index)).await {
+    match tokio::time::timeout(timeout, connector.connect()).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err((e.kind(), e.to_string())),
         Err(_) => Err((

@@ -222,7 +222,7 @@ async fn client(
     go: CancellationToken,
     stop: CancellationToken,
 ) {
-    let conn = match connect_limited(&connector, &pending, index, HANDSHAKE_TIMEOUT).await {
+    let conn = match connect_limited(&connector, &pending, HANDSHAKE_TIMEOUT).await {
         Ok(c) => c,
         Err((kind, msg)) => return shared.connect_failures.record(kind, || msg),
     };
