@@ -12,7 +12,7 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub struct Pacer {
     start: Instant,
-    interval: Duration,
+    rate: f64,
     issued: u64,
     max_lag: Duration,
 }
@@ -22,15 +22,16 @@ impl Pacer {
     pub fn new(rate: f64) -> Self {
         Self {
             start: Instant::now(),
-            interval: Duration::from_secs_f64(1.0 / rate),
+            rate,
             issued: 0,
             max_lag: Duration::ZERO,
         }
     }
 
-    /// When the next event is due.
+    /// When the next event is due. Computed as `issued / rate` rather than by adding up a
+    /// rounded interval, so event 3000 at 300/s is due at exactly 10 s.
     pub fn next_due(&self) -> Instant {
-        self.start + self.interval.mul_f64(self.issued as f64)
+        self.start + Duration::from_secs_f64(self.issued as f64 / self.rate)
     }
 
     /// Waits until the next event is due and returns its index (0, 1, 2, …).
@@ -77,6 +78,9 @@ mod tests {
         );
         assert_eq!(p.issued(), 100);
         assert_eq!(p.max_lag(), Duration::ZERO);
+        let mut p = Pacer::new(300.0);
+        p.issued = 3000;
+        assert_eq!(p.next_due() - p.start, Duration::from_secs(10));
     }
 
     #[tokio::test(start_paused = true)]

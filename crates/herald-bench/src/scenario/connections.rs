@@ -107,7 +107,7 @@ pub async fn run(
     p.push("hold_s", "hold", Value::Secs(a.hold.as_secs_f64()));
     p.push(
         "source_addresses",
-        "source addresses",
+        "own source addresses (0: kernel)",
         Value::Count(connector.source_count() as u64),
     );
 

@@ -139,9 +139,9 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
         })
     };
     let first_send_us = shared.clock.now_us();
-    let deadline = Instant::now() + a.duration;
-    let max_triggers = a.triggers.unwrap_or(u64::MAX);
     let mut pacer = Pacer::new(a.rate);
+    let deadline = pacer.next_due() + a.duration;
+    let max_triggers = a.triggers.unwrap_or(u64::MAX);
     let mut triggers = JoinSet::new();
     while pacer.issued() < max_triggers && pacer.next_due() < deadline {
         let index = pacer.tick().await;
@@ -218,7 +218,7 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
     );
     p.push(
         "source_addresses",
-        "source addresses",
+        "own source addresses (0: kernel)",
         Value::Count(connector.source_count() as u64),
     );
 
