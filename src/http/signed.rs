@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use herald_protocol::request_signature::SignedRequest;
 use std::collections::HashMap;
 
@@ -46,63 +47,76 @@ impl FromRequest<AppState> for Signed {
                     "Request body is larger than the limit of {MAX_BODY_BYTES} bytes"
                 ))
             })?;
-        let query: Vec<(String, String)> = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
-        let request = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            body: &body,
-        };
-        let key = request
-            .auth_key()
-            .ok_or_else(|| ApiError::unauthorized("Missing parameter: auth_key"))?
-            .to_owned();
-        let app = match params.get("app_id") {
-            Some(id) => {
-                let app = state
-                    .hub
-                    .app(id)
-                    .ok_or_else(|| ApiError::not_found(format!("Unknown app id {id:?}")))?;
-                if app.config.key != key {
-                    return Err(ApiError::unauthorized(format!(
-                        "Unknown auth_key: {key:?} is not a key of app {id:?}"
-                    )));
-                }
-                app
-            }
-            // `/users/{id}/terminate_connections` (the Python library) names no app: the key does.
-            None => state
-                .hub
-                .app_by_key(&key)
-                .ok_or_else(|| ApiError::unauthorized(format!("Unknown auth_key {key:?}")))?,
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        request
-            .verify(&app.config.secret, now)
-            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-        if !app.config.enabled {
-            return Err(ApiError::forbidden("Application disabled"));
-        }
+        let (app, key) = authenticate(state, &parts, &body, params.get("app_id"))?;
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         let client_ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
         Ok(Self {
-            app: app.clone(),
+            app,
             body,
             headers: parts.headers,
             key,
             client_ip,
         })
     }
+}
+
+/// Verifies a Pusher-signed request: resolves the app (from the path's `app_id`, or from the
+/// `auth_key` for paths without one) and checks key ownership, the signature, the timestamp
+/// window and `body_md5`. Returns the app and the key that signed.
+pub fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+    body: &[u8],
+    app_id: Option<&String>,
+) -> Result<(Arc<AppHub>, String), ApiError> {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let request = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: &query,
+        body,
+    };
+    let key = request
+        .auth_key()
+        .ok_or_else(|| ApiError::unauthorized("Missing parameter: auth_key"))?
+        .to_owned();
+    let app = match app_id {
+        Some(id) => {
+            let app = state
+                .hub
+                .app(id)
+                .ok_or_else(|| ApiError::not_found(format!("Unknown app id {id:?}")))?;
+            if app.config.key != key {
+                return Err(ApiError::unauthorized(format!(
+                    "Unknown auth_key: {key:?} is not a key of app {id:?}"
+                )));
+            }
+            app
+        }
+        // `/users/{id}/terminate_connections` (the Python library) names no app: the key does.
+        None => state
+            .hub
+            .app_by_key(&key)
+            .ok_or_else(|| ApiError::unauthorized(format!("Unknown auth_key {key:?}")))?,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    request
+        .verify(&app.config.secret, now)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    if !app.config.enabled {
+        return Err(ApiError::forbidden("Application disabled"));
+    }
+    Ok((app.clone(), key))
 }
 
 /// The caller's IP: the peer, or the last untrusted `X-Forwarded-For` hop when the peer is
