@@ -51,6 +51,10 @@ pub struct TargetArgs {
     /// the generator (IPv4 loopback targets only; default: automatic above 5,000 connections).
     #[arg(long, global = true, value_parser = clap::value_parser!(u8).range(1..=250))]
     pub source_addresses: Option<u8>,
+    /// PID of the server (on this machine): its CPU time and memory are read from /proc and
+    /// reported, and `connections` reports its RSS per connection.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
 }
 
 /// Where the results go.
@@ -119,9 +123,6 @@ pub struct ConnectionsArgs {
     /// How long to keep them open once all are established (RSS is read after 1/3 of it).
     #[arg(long, default_value = "6s", value_parser = parse_duration)]
     pub hold: Duration,
-    /// PID of the server, to read its RSS from /proc before and after.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
     /// Give up on a connection whose handshake takes longer than this.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,

@@ -49,14 +49,16 @@ pub async fn execute(args: &BenchArgs) -> anyhow::Result<report::Report> {
     args.validate()?;
     let target = target::Target::resolve(&args.target).await?;
     let fd = sysinfo::raise_fd_limit(args.scenario.connections_needed());
-    let cpu_start = sysinfo::CpuTimes::now().ok();
-    let started = std::time::Instant::now();
+    let probe = sysinfo::Probe::start(target.server_pid, fd.soft);
 
     let mut report = scenario::run(args, &target).await?;
 
     if let Some(note) = fd.warning {
         report.warnings.push(note);
     }
-    report.load_generator = sysinfo::self_usage(cpu_start, started.elapsed(), fd.soft);
+    let usage = probe.finish();
+    report.load_generator = usage.load_generator;
+    report.server = usage.server;
+    report.machine = usage.machine;
     Ok(report)
 }

@@ -121,12 +121,15 @@ pub struct Report {
     pub results: Section,
     pub latencies: Vec<Latency>,
     pub load_generator: Section,
+    /// The server's CPU and memory, when its PID was given.
+    pub server: Section,
+    pub machine: Section,
     pub warnings: Vec<String>,
 }
 
 impl Serialize for Report {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Report", 8)?;
+        let mut st = s.serialize_struct("Report", 10)?;
         st.serialize_field("scenario", self.scenario)?;
         st.serialize_field(
             "generator",
@@ -137,6 +140,8 @@ impl Serialize for Report {
         st.serialize_field("results", &self.results)?;
         st.serialize_field("latency_ms", &Latencies(&self.latencies))?;
         st.serialize_field("load_generator", &self.load_generator)?;
+        st.serialize_field("server", &self.server)?;
+        st.serialize_field("machine", &self.machine)?;
         st.serialize_field("warnings", &self.warnings)?;
         st.end()
     }
@@ -197,6 +202,8 @@ impl Report {
             }
         }
         write_section(out, "load generator (this process)", &self.load_generator)?;
+        write_section(out, "server", &self.server)?;
+        write_section(out, "machine during the run", &self.machine)?;
         if !self.warnings.is_empty() {
             writeln!(out, "\nwarnings")?;
             for w in &self.warnings {

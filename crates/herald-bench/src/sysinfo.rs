@@ -55,10 +55,57 @@ pub struct CpuTimes {
 }
 
 impl CpuTimes {
+    /// This process's CPU time so far.
     pub fn now() -> std::io::Result<Self> {
-        parse_stat(&std::fs::read_to_string("/proc/self/stat")?)
-            .ok_or_else(|| std::io::Error::other("unexpected /proc/self/stat format"))
+        Self::read("/proc/self/stat")
     }
+
+    /// Process `pid`'s CPU time so far.
+    pub fn of(pid: u32) -> std::io::Result<Self> {
+        Self::read(&format!("/proc/{pid}/stat"))
+    }
+
+    fn read(path: &str) -> std::io::Result<Self> {
+        parse_stat(&std::fs::read_to_string(path)?)
+            .ok_or_else(|| std::io::Error::other(format!("unexpected {path} format")))
+    }
+
+    fn busy_since(&self, start: &Self) -> Duration {
+        self.user.saturating_sub(start.user) + self.system.saturating_sub(start.system)
+    }
+}
+
+/// Whole-machine CPU time from the first line of `/proc/stat`: busy and total, in ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineTimes {
+    pub busy: u64,
+    pub total: u64,
+}
+
+impl MachineTimes {
+    pub fn now() -> std::io::Result<Self> {
+        parse_proc_stat(&std::fs::read_to_string("/proc/stat")?)
+            .ok_or_else(|| std::io::Error::other("unexpected /proc/stat format"))
+    }
+}
+
+/// `cpu  user nice system idle iowait irq softirq steal …`: idle and iowait are not busy.
+fn parse_proc_stat(stat: &str) -> Option<MachineTimes> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    if fields.len() < 5 {
+        return None;
+    }
+    let total: u64 = fields.iter().sum();
+    Some(MachineTimes {
+        busy: total - fields[3] - fields[4],
+        total,
+    })
 }
 
 /// Parses utime and stime (fields 14 and 15) from a `/proc/PID/stat` line. The command name
@@ -91,46 +138,128 @@ pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
         .ok_or_else(|| std::io::Error::other(format!("no VmRSS in /proc/{pid}/status")))
 }
 
-/// The report section describing the generator's own resource use.
-pub fn self_usage(start: Option<CpuTimes>, wall: Duration, fd_limit: u64) -> Section {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut s = Section::default();
-    s.push("cores", "machine cores", Value::Count(cores as u64));
-    if let (Some(start), Ok(end)) = (start, CpuTimes::now()) {
-        let user = end.user.saturating_sub(start.user);
-        let system = end.system.saturating_sub(start.system);
-        let busy = (user + system).as_secs_f64();
-        let pct = if wall.is_zero() {
-            0.0
-        } else {
-            100.0 * busy / wall.as_secs_f64()
+/// Readings taken at the start of a run, to report CPU use over it: this process's, the
+/// server's (given its PID) and the whole machine's, so a reader can see who was busy.
+#[derive(Debug)]
+pub struct Probe {
+    wall: std::time::Instant,
+    own: Option<CpuTimes>,
+    server: Option<(u32, CpuTimes)>,
+    machine: Option<MachineTimes>,
+    fd_limit: u64,
+}
+
+/// What [`Probe::finish`] found.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub load_generator: Section,
+    pub server: Section,
+    pub machine: Section,
+}
+
+impl Probe {
+    pub fn start(server_pid: Option<u32>, fd_limit: u64) -> Self {
+        Self {
+            wall: std::time::Instant::now(),
+            own: CpuTimes::now().ok(),
+            server: server_pid.and_then(|pid| Some((pid, CpuTimes::of(pid).ok()?))),
+            machine: MachineTimes::now().ok(),
+            fd_limit,
+        }
+    }
+
+    pub fn finish(&self) -> Usage {
+        let wall = self.wall.elapsed();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pct = |busy: Duration| {
+            if wall.is_zero() {
+                0.0
+            } else {
+                100.0 * busy.as_secs_f64() / wall.as_secs_f64()
+            }
         };
-        s.push("cpu_user_s", "cpu user", Value::Secs(user.as_secs_f64()));
-        s.push(
-            "cpu_system_s",
-            "cpu system",
-            Value::Secs(system.as_secs_f64()),
-        );
-        s.push(
-            "cpu_percent_of_one_core",
-            "cpu (% of one core)",
-            Value::Percent(pct),
-        );
-        s.push(
-            "cpu_percent_of_machine",
-            "cpu (% of machine)",
-            Value::Percent(pct / cores as f64),
-        );
+        let mut usage = Usage::default();
+
+        let own_busy = self.own.zip(CpuTimes::now().ok()).map(|(start, end)| {
+            let s = &mut usage.load_generator;
+            s.push(
+                "cpu_user_s",
+                "cpu user",
+                Value::Secs(end.user.saturating_sub(start.user).as_secs_f64()),
+            );
+            s.push(
+                "cpu_system_s",
+                "cpu system",
+                Value::Secs(end.system.saturating_sub(start.system).as_secs_f64()),
+            );
+            let busy = end.busy_since(&start);
+            s.push(
+                "cpu_percent_of_one_core",
+                "cpu (% of one core)",
+                Value::Percent(pct(busy)),
+            );
+            busy
+        });
+        let s = &mut usage.load_generator;
+        s.push("wall_s", "wall time", Value::Secs(wall.as_secs_f64()));
+        if let Some(peak) = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|st| status_kb_field(&st, "VmHWM"))
+        {
+            s.push("peak_rss_bytes", "peak RSS", Value::Bytes(peak));
+        }
+        s.push("fd_limit", "open-file limit", Value::Count(self.fd_limit));
+
+        let server_busy = self.server.and_then(|(pid, start)| {
+            let end = CpuTimes::of(pid).ok()?;
+            let s = &mut usage.server;
+            s.push("pid", "pid", Value::Count(u64::from(pid)));
+            s.push(
+                "cpu_user_s",
+                "cpu user",
+                Value::Secs(end.user.saturating_sub(start.user).as_secs_f64()),
+            );
+            s.push(
+                "cpu_system_s",
+                "cpu system",
+                Value::Secs(end.system.saturating_sub(start.system).as_secs_f64()),
+            );
+            let busy = end.busy_since(&start);
+            s.push(
+                "cpu_percent_of_one_core",
+                "cpu (% of one core)",
+                Value::Percent(pct(busy)),
+            );
+            if let Ok(rss) = rss_bytes(pid) {
+                s.push("rss_end_bytes", "RSS at end", Value::Bytes(rss));
+            }
+            Some(busy)
+        });
+
+        let s = &mut usage.machine;
+        s.push("cores", "cores", Value::Count(cores as u64));
+        if let (Some(start), Ok(end)) = (self.machine, MachineTimes::now()) {
+            let total = end.total.saturating_sub(start.total);
+            if total > 0 {
+                let busy_pct = 100.0 * end.busy.saturating_sub(start.busy) as f64 / total as f64;
+                s.push(
+                    "busy_percent",
+                    "busy (% of all cores)",
+                    Value::Percent(busy_pct),
+                );
+                // What neither the generator nor the server used: other processes on a
+                // shared machine, which make the figures noisier.
+                let ours = own_busy.unwrap_or_default() + server_busy.unwrap_or_default();
+                let ours_pct = pct(ours) / cores as f64;
+                s.push(
+                    "others_percent",
+                    "used by other processes",
+                    Value::Percent((busy_pct - ours_pct).max(0.0)),
+                );
+            }
+        }
+        usage
     }
-    s.push("wall_s", "wall time", Value::Secs(wall.as_secs_f64()));
-    if let Some(peak) = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|st| status_kb_field(&st, "VmHWM"))
-    {
-        s.push("peak_rss_bytes", "peak RSS", Value::Bytes(peak));
-    }
-    s.push("fd_limit", "open-file limit", Value::Count(fd_limit));
-    s
 }
 
 #[cfg(test)]
@@ -160,10 +289,28 @@ mod tests {
     }
 
     #[test]
-    fn usage_section_has_cpu_figures() {
-        let s = self_usage(CpuTimes::now().ok(), Duration::from_secs(1), 1024);
-        let keys: Vec<_> = s.entries().iter().map(|e| e.key).collect();
-        assert!(keys.contains(&"cpu_percent_of_one_core"), "{keys:?}");
-        assert!(keys.contains(&"peak_rss_bytes"), "{keys:?}");
+    fn probe_reports_generator_server_and_machine() {
+        // Our own PID stands in for the server's.
+        let probe = Probe::start(Some(std::process::id()), 1024);
+        let u = probe.finish();
+        let keys = |s: &Section| s.entries().iter().map(|e| e.key).collect::<Vec<_>>();
+        assert!(keys(&u.load_generator).contains(&"cpu_percent_of_one_core"));
+        assert!(keys(&u.load_generator).contains(&"peak_rss_bytes"));
+        assert!(keys(&u.server).contains(&"rss_end_bytes"));
+        assert!(keys(&u.machine).contains(&"cores"));
+        assert!(Probe::start(None, 0).finish().server.entries().is_empty());
+    }
+
+    #[test]
+    fn machine_times_skip_idle_and_iowait() {
+        let stat = "cpu  100 5 50 1000 20 1 2 3 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n";
+        assert_eq!(
+            parse_proc_stat(stat),
+            Some(MachineTimes {
+                busy: 161,
+                total: 1181
+            })
+        );
+        assert_eq!(parse_proc_stat("intr 1 2 3"), None);
     }
 }

@@ -32,6 +32,8 @@ pub struct Target {
     pub secret: String,
     /// `--source-addresses`, if given.
     pub source_addresses: Option<u8>,
+    /// `--server-pid`, if given.
+    pub server_pid: Option<u32>,
 }
 
 impl Target {
@@ -88,6 +90,7 @@ impl Target {
             key: args.key.clone(),
             secret: args.secret.clone(),
             source_addresses: args.source_addresses,
+            server_pid: args.server_pid,
         })
     }
 
@@ -137,6 +140,7 @@ mod tests {
             secret: "app-secret".into(),
             allow_remote,
             source_addresses: None,
+            server_pid: None,
         }
     }
 

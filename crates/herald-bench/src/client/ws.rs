@@ -337,6 +337,7 @@ mod tests {
             secret: "s".into(),
             allow_remote: false,
             source_addresses: None,
+            server_pid: None,
         };
         let target = Target::resolve(&args).await.unwrap();
         assert_eq!(Connector::new(&target, 1000).source_count(), 0);

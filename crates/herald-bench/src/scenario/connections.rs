@@ -54,7 +54,7 @@ pub async fn run(
     let read_rss = |pid: u32| {
         rss_bytes(pid).map_err(|e| anyhow::anyhow!("reading RSS of --server-pid {pid}: {e}"))
     };
-    let rss_before = a.server_pid.map(read_rss).transpose()?;
+    let rss_before = target.server_pid.map(read_rss).transpose()?;
 
     let started = Instant::now();
     let bar = {
@@ -93,7 +93,7 @@ pub async fn run(
     let established = shared.handshakes.count();
 
     tokio::time::sleep(a.hold / 3).await;
-    let rss_after = a.server_pid.map(read_rss).transpose()?;
+    let rss_after = target.server_pid.map(read_rss).transpose()?;
     tokio::time::sleep(a.hold - a.hold / 3).await;
     let dropped = shared.dropped.get();
     let pings = shared.pings.get();
@@ -152,7 +152,7 @@ pub async fn run(
     }
     r.latency("handshake", "handshake", shared.handshakes.summary());
     r.warnings.extend(shared.failures.warnings("connections"));
-    if a.server_pid.is_none() {
+    if target.server_pid.is_none() {
         r.warnings
             .push("no --server-pid given: server memory per connection not measured".into());
     }
