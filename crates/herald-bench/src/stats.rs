@@ -93,6 +93,8 @@ pub fn per_second(count: u64, elapsed: Duration) -> f64 {
 #[repr(align(128))]
 struct Shard {
     count: AtomicU64,
+    /// Latest `at` passed to `record_at` (on the run's clock).
+    last_at: AtomicU64,
     hist: Mutex<Histogram<u64>>,
 }
 
@@ -113,6 +115,7 @@ impl Recorder {
             shards: (0..SHARDS)
                 .map(|_| Shard {
                     count: AtomicU64::new(0),
+                    last_at: AtomicU64::new(0),
                     hist: Mutex::new(new_histogram()),
                 })
                 .collect(),
@@ -131,6 +134,22 @@ impl Recorder {
         // are still usable.
         let mut h = shard.hist.lock().unwrap_or_else(|e| e.into_inner());
         h.saturating_record(latency_us.clamp(1, MAX_LATENCY_US));
+    }
+
+    /// Like [`record`](Self::record), also remembering when (`at_us` on the run's clock), so
+    /// the time of the last event is known without a global atomic shared by every task.
+    pub fn record_at(&self, key: usize, at_us: u64, latency_us: u64) {
+        self.shard(key).last_at.fetch_max(at_us, Ordering::Relaxed);
+        self.record(key, latency_us);
+    }
+
+    /// The latest `at_us` given to [`record_at`](Self::record_at) (0 if none).
+    pub fn last_at(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.last_at.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Events recorded so far (cheap: no histogram merge).
@@ -261,8 +280,14 @@ mod tests {
         r.record(7, 0); // clamped up to 1 µs, still counted
         r.record(8, u64::MAX); // clamped down to 60 s
         assert_eq!(r.count(), 102);
+        assert_eq!(r.last_at(), 0);
+        r.record_at(3, 500, 10);
+        r.record_at(4, 900, 10);
+        r.record_at(3, 700, 10);
+        assert_eq!(r.last_at(), 900);
+        assert_eq!(r.count(), 105);
         let s = r.summary();
-        assert_eq!(s.count, 102);
+        assert_eq!(s.count, 105);
         assert!((s.p50_ms - 2.0).abs() < 0.01, "{s:?}");
         assert!(s.max_ms >= 59_000.0, "{s:?}");
         assert!(s.min_ms <= 0.001, "{s:?}");

@@ -8,7 +8,6 @@
 //! it, counted against the subscribers its channel had after setup.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -41,8 +40,6 @@ const LAG_WARNING: Duration = Duration::from_millis(100);
 struct Shared {
     clock: Clock,
     deliveries: Recorder,
-    /// Latest delivery time (µs on `clock`), for the delivery rate.
-    last_delivery_us: AtomicU64,
     subscribed: Counter,
     /// Subscribers per channel (index = channel number).
     per_channel: Vec<Counter>,
@@ -61,7 +58,6 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
     let shared = Arc::new(Shared {
         clock: Clock::start(),
         deliveries: Recorder::new(),
-        last_delivery_us: AtomicU64::new(0),
         subscribed: Counter::default(),
         per_channel: (0..a.channels).map(|_| Counter::default()).collect(),
         setup_failures: Failures::default(),
@@ -184,12 +180,8 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
 
     let received = shared.deliveries.count();
     let expected_total = expected.get();
-    let delivery_window = Duration::from_micros(
-        shared
-            .last_delivery_us
-            .load(Ordering::Relaxed)
-            .saturating_sub(first_send_us),
-    );
+    let delivery_window =
+        Duration::from_micros(shared.deliveries.last_at().saturating_sub(first_send_us));
     let trigger_window =
         Duration::from_micros(shared.clock.now_us() - first_send_us).min(a.duration);
 
@@ -364,8 +356,9 @@ async fn receive(index: usize, mut ws: WsStream, shared: &Shared, stop: &Cancell
             Some(Ok(Message::Text(text))) => match ws::classify(text.as_bytes()) {
                 Incoming::Delivery(sent) => {
                     let now = shared.clock.now_us();
-                    shared.deliveries.record(index, now.saturating_sub(sent));
-                    shared.last_delivery_us.fetch_max(now, Ordering::Relaxed);
+                    shared
+                        .deliveries
+                        .record_at(index, now, now.saturating_sub(sent));
                 }
                 Incoming::Ping => {
                     shared.pings.incr();
