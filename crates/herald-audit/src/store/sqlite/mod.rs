@@ -80,6 +80,11 @@ impl SqliteTarget {
                 )));
             }
         }
+        // A checkpoint copies every page changed since the last one into the database file.
+        // Index pages are rewritten by many consecutive batches, so checkpointing every
+        // ~40 MB of WAL instead of SQLite's default 4 MB copies each page once instead of
+        // many times (measured: about a third less I/O when recording).
+        //
         // FULL fsyncs the WAL at every commit: power-loss durable. NORMAL only writes it to
         // the OS, which survives the process being killed but not the machine crashing.
         let sync = match durability {
@@ -89,7 +94,8 @@ impl SqliteTarget {
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {sync};
              PRAGMA cache_size = -65536;
-             PRAGMA temp_store = MEMORY;"
+             PRAGMA temp_store = MEMORY;
+             PRAGMA wal_autocheckpoint = 10000;"
         ))?;
         schema::migrate(&conn)?;
         Ok(conn)

@@ -16,7 +16,8 @@ CREATE TABLE events (
     id              INTEGER PRIMARY KEY,  -- global insertion order; FTS rowid
     app_id          TEXT    NOT NULL,
     seq             INTEGER NOT NULL,     -- per app, 1, 2, 3, ...
-    received_at     INTEGER NOT NULL,     -- µs since the epoch, never decreasing per app
+    received_at     INTEGER NOT NULL,     -- µs since the epoch, never decreasing along seq
+                                          -- (so it needs no index: see sql::seq_range)
     name            TEXT    NOT NULL,
     channels        TEXT    NOT NULL,     -- JSON array
     data            TEXT    NOT NULL,     -- exactly as received
@@ -37,7 +38,6 @@ CREATE TABLE events (
     changes         TEXT                  -- normalised JSON {field: {old, new}}
 );
 CREATE UNIQUE INDEX events_app_seq    ON events (app_id, seq);
-CREATE INDEX events_app_time          ON events (app_id, received_at, seq);
 CREATE INDEX events_app_action        ON events (app_id, action, seq);
 CREATE INDEX events_app_model         ON events (app_id, model, seq);
 CREATE INDEX events_app_user          ON events (app_id, user, seq);

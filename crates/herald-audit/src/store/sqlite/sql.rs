@@ -34,26 +34,25 @@ pub fn seq_range(
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Option<SeqRange>, StoreError> {
+    if from.is_none() && to.is_none() {
+        return Ok(Some(SeqRange::default()));
+    }
+    let Some((first, last)) = seq_bounds(conn, app)? else {
+        return Ok(None);
+    };
     let mut range = SeqRange::default();
     if let Some(from) = from {
-        let lo: Option<i64> = conn
-            .prepare_cached(
-                "SELECT seq FROM events WHERE app_id = ?1 AND received_at >= ?2
-                 ORDER BY received_at, seq LIMIT 1",
-            )?
-            .query_row(params![app, from], |r| r.get(0))
-            .optional()?;
-        let Some(lo) = lo else { return Ok(None) };
+        let Some(lo) = first_at_or_after(conn, app, first, last, from)? else {
+            return Ok(None);
+        };
         range.lo = Some(lo);
     }
     if let Some(to) = to {
-        let hi: Option<i64> = conn
-            .prepare_cached(
-                "SELECT seq FROM events WHERE app_id = ?1 AND received_at < ?2
-                 ORDER BY received_at DESC, seq DESC LIMIT 1",
-            )?
-            .query_row(params![app, to], |r| r.get(0))
-            .optional()?;
+        // The last event before `to` is the one just before the first at or after it.
+        let hi = match first_at_or_after(conn, app, first, last, to)? {
+            Some(seq) => previous_seq(conn, app, seq)?,
+            None => Some(last),
+        };
         let Some(hi) = hi else { return Ok(None) };
         range.hi = Some(hi);
     }
@@ -63,6 +62,54 @@ pub fn seq_range(
         }
     }
     Ok(Some(range))
+}
+
+/// The first and last `seq` of an app, if it has events.
+pub fn seq_bounds(conn: &Connection, app: &str) -> Result<Option<(i64, i64)>, StoreError> {
+    let bounds: (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT min(seq), max(seq) FROM events WHERE app_id = ?1")?
+        .query_row(params![app], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(match bounds {
+        (Some(first), Some(last)) => Some((first, last)),
+        _ => None,
+    })
+}
+
+/// Binary search over `seq` for the first event received at or after `at`: about twenty
+/// index probes for a million events, and no time index to maintain on every insert.
+fn first_at_or_after(
+    conn: &Connection,
+    app: &str,
+    first: i64,
+    last: i64,
+    at: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut probe = conn.prepare_cached(
+        "SELECT seq, received_at FROM events WHERE app_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1",
+    )?;
+    let (mut lo, mut hi) = (first, last + 1); // answer in [lo, hi]; hi = none
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let found: Option<(i64, i64)> = probe
+            .query_row(params![app, mid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match found {
+            Some((seq, received_at)) if received_at >= at => hi = mid.min(seq),
+            Some((seq, _)) => lo = seq + 1,
+            None => hi = mid,
+        }
+    }
+    if lo > last {
+        return Ok(None);
+    }
+    // `lo` may fall in a gap (there are none today); land on the event itself.
+    Ok(probe.query_row(params![app, lo], |r| r.get(0)).optional()?)
+}
+
+fn previous_seq(conn: &Connection, app: &str, seq: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT max(seq) FROM events WHERE app_id = ?1 AND seq < ?2")?
+        .query_row(params![app, seq], |r| r.get(0))?)
 }
 
 /// `FROM … WHERE …` for a filter, plus its parameters, to be completed by the caller.
