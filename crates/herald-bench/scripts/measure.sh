@@ -20,10 +20,15 @@ SERVER_PID=""
 
 start_server() {
   local dir
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "port $PORT is already in use: stop that server or set HERALD_BENCH_PORT" >&2
+    exit 1
+  fi
   dir="$(mktemp -d)"
   (cd "$dir" && HERALD_HOST=127.0.0.1 HERALD_PORT="$PORT" RUST_LOG=warn exec "$BIN/herald" >"$dir/server.log" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
     sleep 0.1
   done

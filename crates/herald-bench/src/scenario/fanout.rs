@@ -170,6 +170,9 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
     }
     while triggers.join_next().await.is_some() {}
     let sent_triggers = pacer.issued();
+    // From the first send to the last answer: longer than --duration when the server (or
+    // the pool) could not keep up and the pacer fell behind.
+    let trigger_window = Duration::from_micros(shared.clock.now_us() - first_send_us);
 
     // Drain: wait for deliveries still on their way.
     let drained = wait_until(a.drain, || shared.deliveries.count() >= expected.get()).await;
@@ -182,8 +185,6 @@ pub async fn run(a: &FanoutArgs, target: &Target, show_progress: bool) -> anyhow
     let expected_total = expected.get();
     let delivery_window =
         Duration::from_micros(shared.deliveries.last_at().saturating_sub(first_send_us));
-    let trigger_window =
-        Duration::from_micros(shared.clock.now_us() - first_send_us).min(a.duration);
 
     let mut r = Report::new("fanout");
     let p = &mut r.parameters;
