@@ -1,1 +1,85 @@
-fn main() {}
+//! Recorder hot paths: extracting audit fields from a payload (done once per event in the
+//! caller's task), and durable group-commit throughput through the real writer into a
+//! file store.
+//!
+//! `cargo bench -p herald-audit --bench recorder`
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use herald_audit::extract::AuditFields;
+use herald_audit::{AuditConfig, Durability};
+use tokio_util::sync::CancellationToken;
+
+const BRIEF_PAYLOAD: &str = r#"{"action": "created", "model": "service", "object_id": 53, "user": "test@example.com", "timestamp": "2025-01-07T12:04:26.123456Z", "changes": {"name": {"old": null, "new": "Test Service"}, "price": {"old": null, "new": "100.00"}}}"#;
+
+fn extract(c: &mut Criterion) {
+    let mut g = c.benchmark_group("extract");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("brief_payload", |b| {
+        b.iter(|| AuditFields::extract(std::hint::black_box(BRIEF_PAYLOAD)))
+    });
+    g.bench_function("plain_text", |b| {
+        b.iter(|| AuditFields::extract(std::hint::black_box("hello world, not json")))
+    });
+    g.finish();
+}
+
+/// Events per measured round: enough for group commit to reach steady state.
+const ROUND: u64 = 10_000;
+
+fn record(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("record");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(30))
+        .throughput(Throughput::Elements(ROUND));
+    for (name, durability, producers, batch) in [
+        ("durable_1024_callers_x1", Durability::Durable, 1024, 1),
+        ("durable_256_callers_x10", Durability::Durable, 256, 10),
+        ("async_1024_callers_x1", Durability::Async, 1024, 1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = CancellationToken::new();
+        let audit = rt
+            .block_on(herald_audit::open(
+                AuditConfig {
+                    url: format!("sqlite://{}/bench.db", dir.path().display()),
+                    durability,
+                    ..AuditConfig::default()
+                },
+                shutdown.clone(),
+            ))
+            .unwrap();
+        let mut recorded = 0u64;
+        g.bench_function(name, |b| {
+            b.iter_custom(|rounds| {
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    rt.block_on(support::record_all(
+                        &audit.recorder,
+                        recorded,
+                        ROUND,
+                        10_000_000,
+                        producers,
+                        batch,
+                    ));
+                    recorded += ROUND;
+                }
+                started.elapsed()
+            })
+        });
+        shutdown.cancel();
+        rt.block_on(audit.writer).unwrap();
+    }
+    g.finish();
+}
+
+criterion_group!(benches, extract, record);
+criterion_main!(benches);

@@ -13,14 +13,11 @@ use std::time::{Duration, Instant};
 
 use herald_audit::query::{EventFilter, PageRequest, Params};
 use herald_audit::stats::StatsRequest;
-use herald_audit::{AuditConfig, Durability, NewEvent, timefmt};
+use herald_audit::{AuditConfig, Durability, timefmt};
 use tokio_util::sync::CancellationToken;
 
-const ACTIONS: [&str; 6] = [
-    "created", "updated", "deleted", "approved", "exported", "login",
-];
-const START: i64 = 1_736_208_000_000_000; // 2025-01-07
-const SPAN_DAYS: i64 = 90;
+#[path = "../benches/support/mod.rs"]
+mod support;
 
 struct Args {
     events: u64,
@@ -59,37 +56,6 @@ fn args() -> Args {
     a
 }
 
-/// Event number `i` of `n`: deterministic, spread over 90 days, ~300 bytes of payload.
-fn make_event(i: u64, n: u64) -> NewEvent {
-    let x = i.wrapping_mul(2_654_435_761) % 1_000_003; // scatter without a RNG
-    let action = ACTIONS[((x / 7) % 6) as usize];
-    let model = format!("model{}", x % 20);
-    let user = format!("user{}@example.com", x % 1000);
-    let object_id = x % 100_000;
-    let data = format!(
-        r#"{{"action":"{action}","model":"{model}","object_id":{object_id},"object_repr":"{model} #{object_id}","user":"{user}","timestamp":"2025-01-07T12:04:26.123456Z","changes":{{"name":{{"old":"item {x}","new":"item {i}"}},"price":{{"old":"{}.00","new":"{}.50"}}}}}}"#,
-        x % 500,
-        i % 500
-    );
-    NewEvent {
-        app_id: "1".into(),
-        received_at_micros: START + (i as i64) * (SPAN_DAYS * timefmt::MICROS_PER_DAY / n as i64),
-        name: "model-change".into(),
-        channels: vec![
-            "audit-channel".into(),
-            format!("model-{model}"),
-            format!("user-{user}"),
-        ],
-        data,
-        socket_id: None,
-        client_ip: Some("10.0.0.1".into()),
-        user_agent: Some("pusher-http-python 3.3.2".into()),
-        library: Some("pusher-http-python 3.3.2".into()),
-        auth_key: "app-key".into(),
-        idempotency_key: None,
-    }
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
@@ -111,41 +77,8 @@ async fn main() {
     .unwrap();
     if !a.skip_fill {
         let started = Instant::now();
-        // Producers draw event numbers from one counter, so receive times reach the writer
-        // in (nearly) time order, as they do on a live server.
-        let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..a.producers {
-            let recorder = audit.recorder.clone();
-            let next = next.clone();
-            let (n, batch) = (a.events, a.batch);
-            tasks.push(tokio::spawn(async move {
-                let mut saturated = 0u64;
-                loop {
-                    let i = next.fetch_add(batch, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let events: Vec<NewEvent> =
-                        (i..(i + batch).min(n)).map(|j| make_event(j, n)).collect();
-                    loop {
-                        match recorder.record(events.clone()).await {
-                            Ok(_) => break,
-                            Err(herald_audit::RecordError::Saturated) => {
-                                saturated += 1;
-                                tokio::time::sleep(Duration::from_millis(1)).await;
-                            }
-                            Err(e) => panic!("{e}"),
-                        }
-                    }
-                }
-                saturated
-            }));
-        }
-        let mut saturated = 0;
-        for t in tasks {
-            saturated += t.await.unwrap();
-        }
+        let saturated =
+            support::record_all(&audit.recorder, 0, a.events, a.events, a.producers, a.batch).await;
         let secs = started.elapsed().as_secs_f64();
         let n = a.events;
         // Bytes this process made the kernel write (WAL, checkpoints): the cost that limits

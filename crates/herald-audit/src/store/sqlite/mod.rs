@@ -8,6 +8,7 @@
 mod read;
 mod schema;
 mod sql;
+mod stats;
 mod write;
 
 use std::path::{Path, PathBuf};

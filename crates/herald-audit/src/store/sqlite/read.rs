@@ -12,11 +12,8 @@ use crate::error::StoreError;
 use crate::event::{EventRecord, EventSummary};
 use crate::query::page::Cursor;
 use crate::query::{Direction, EventFilter, PageRequest};
-use crate::stats::{
-    self, ActionCount, ChannelCount, ModelCount, Range, Stats, StatsRequest, UserCount,
-};
+use crate::stats::{Stats, StatsRequest};
 use crate::store::{EventPage, ReadStore};
-use crate::timefmt::{self, MICROS_PER_DAY};
 
 pub struct SqliteReader {
     target: SqliteTarget,
@@ -92,7 +89,7 @@ impl SqliteReader {
 /// That turns the most common count, "all events", from a scan of the whole index
 /// (~50 ms at a million events) into two index probes. Retention that deletes arbitrary
 /// rows must replace this with a maintained counter.
-fn count(
+pub(super) fn count(
     conn: &Connection,
     app: &str,
     sel: &Selection,
@@ -117,7 +114,7 @@ fn count_rows(conn: &Connection, sel: &Selection) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
-fn page(
+pub(super) fn page(
     conn: &Connection,
     mut sel: Selection,
     page: &PageRequest,
@@ -161,105 +158,6 @@ fn page(
     Ok((rows, next))
 }
 
-/// `SELECT column, count(*)` over a selection, largest first, nulls left out.
-fn breakdown(
-    conn: &Connection,
-    sel: &Selection,
-    column: &str,
-    top: usize,
-) -> Result<Vec<(String, u64)>, StoreError> {
-    let sql = format!(
-        "SELECT {column}, count(*) AS n {} AND {column} IS NOT NULL
-         GROUP BY {column} ORDER BY n DESC, {column} LIMIT {top}",
-        sel.sql()
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(sel.params.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-fn channel_breakdown(
-    conn: &Connection,
-    app: &str,
-    filter: &EventFilter,
-    range: SeqRange,
-    top: usize,
-) -> Result<Vec<(String, u64)>, StoreError> {
-    let plain = Selection::new(app, filter, range);
-    if plain.unfiltered {
-        // Only the app and a seq range: the channel table's primary key answers alone.
-        let sql = format!(
-            "SELECT c.channel, count(*) AS n FROM event_channels c WHERE c.app_id = ?1 {} {}
-             GROUP BY c.channel ORDER BY n DESC, c.channel LIMIT {top}",
-            if range.lo.is_some() {
-                "AND c.seq >= ?2"
-            } else {
-                "AND ?2 IS NULL"
-            },
-            if range.hi.is_some() {
-                "AND c.seq <= ?3"
-            } else {
-                "AND ?3 IS NULL"
-            },
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![app, range.lo, range.hi], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<Result<_, _>>()?;
-        return Ok(rows);
-    }
-    let from = if filter.channel.is_some() {
-        "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq \
-         JOIN event_channels ch ON ch.app_id = e.app_id AND ch.seq = e.seq"
-    } else {
-        "events e JOIN event_channels ch ON ch.app_id = e.app_id AND ch.seq = e.seq"
-    };
-    let sql = format!(
-        "SELECT ch.channel, count(*) AS n {} GROUP BY ch.channel ORDER BY n DESC, ch.channel LIMIT {top}",
-        plain.clone().with_from(from).sql()
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(plain.params.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-fn per_day(conn: &Connection, sel: &Selection) -> Result<Vec<(i64, u64)>, StoreError> {
-    let sql = format!(
-        "SELECT e.received_at / {MICROS_PER_DAY} AS d, count(*) {} GROUP BY d ORDER BY d",
-        sel.sql()
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(sel.params.iter()), |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// Count of `filter` (ignoring its own range) since `from`.
-fn count_since(
-    conn: &Connection,
-    app: &str,
-    filter: &EventFilter,
-    from: i64,
-) -> Result<u64, StoreError> {
-    match sql::seq_range(conn, app, Some(from), None)? {
-        None => Ok(0),
-        Some(range) => count(conn, app, &Selection::new(app, filter, range), range),
-    }
-}
-
 impl ReadStore for SqliteReader {
     fn list(
         &self,
@@ -298,96 +196,7 @@ impl ReadStore for SqliteReader {
     }
 
     fn stats(&self, app: &str, request: &StatsRequest) -> Result<Stats, StoreError> {
-        self.snapshot(|conn| {
-            let filter = &request.filter;
-            let unranged = EventFilter {
-                from: None,
-                to: None,
-                ..filter.clone()
-            };
-            let now = request.now_micros;
-            let total = count(
-                conn,
-                app,
-                &Selection::new(app, &unranged, SeqRange::default()),
-                SeqRange::default(),
-            )?;
-            let today = count_since(conn, app, &unranged, request.today_start())?;
-            let last_7_days = count_since(conn, app, &unranged, now - 7 * MICROS_PER_DAY)?;
-            let last_30_days = count_since(conn, app, &unranged, now - 30 * MICROS_PER_DAY)?;
-            // `days=N` has no `to`: its series runs up to today.
-            let series_end = filter.to.or(filter.from.map(|_| now + 1));
-            let range_out = Range {
-                from: filter.from.map(timefmt::format_micros),
-                to: filter.to.map(timefmt::format_micros),
-                count: 0,
-            };
-            let Some(range) = sql::seq_range(conn, app, filter.from, filter.to)? else {
-                return Ok(Stats {
-                    total,
-                    today,
-                    last_7_days,
-                    last_30_days,
-                    range: range_out,
-                    by_action: Vec::new(),
-                    by_model: Vec::new(),
-                    by_user: Vec::new(),
-                    by_channel: Vec::new(),
-                    per_day: stats::per_day_series(&[], filter.from, series_end),
-                    recent: Vec::new(),
-                });
-            };
-            let sel = Selection::new(app, filter, range);
-            let top = request.top;
-            let by_action = breakdown(conn, &sel, "e.action", top)?
-                .into_iter()
-                .map(|(action, count)| ActionCount { action, count })
-                .collect();
-            let by_model = breakdown(conn, &sel, "e.model", top)?
-                .into_iter()
-                .map(|(model, count)| ModelCount { model, count })
-                .collect();
-            let by_user = breakdown(conn, &sel, "e.user", top)?
-                .into_iter()
-                .map(|(user, count)| UserCount { user, count })
-                .collect();
-            let by_channel = channel_breakdown(conn, app, filter, range, top)?
-                .into_iter()
-                .map(|(channel, count)| ChannelCount { channel, count })
-                .collect();
-            let per_day = stats::per_day_series(&per_day(conn, &sel)?, filter.from, series_end);
-            let range_count = count(conn, app, &sel, range)?;
-            let recent = if request.recent == 0 {
-                Vec::new()
-            } else {
-                page(
-                    conn,
-                    sel,
-                    &PageRequest {
-                        direction: Direction::Desc,
-                        limit: request.recent,
-                        after: None,
-                    },
-                )?
-                .0
-            };
-            Ok(Stats {
-                total,
-                today,
-                last_7_days,
-                last_30_days,
-                range: Range {
-                    count: range_count,
-                    ..range_out
-                },
-                by_action,
-                by_model,
-                by_user,
-                by_channel,
-                per_day,
-                recent,
-            })
-        })
+        self.snapshot(|conn| super::stats::stats(conn, app, request))
     }
 
     fn scan(

@@ -53,6 +53,18 @@ CREATE TABLE event_channels (
     PRIMARY KEY (app_id, channel, seq)
 ) WITHOUT ROWID;
 
+-- Events per day by action, model, user and channel (dim '' counts all events), kept by
+-- the writer in each batch's transaction so that statistics over long ranges read a few
+-- thousand rows instead of every event. Derived data: rebuildable from `events`.
+CREATE TABLE daily_counts (
+    app_id TEXT    NOT NULL,
+    day    INTEGER NOT NULL,  -- days since 1970-01-01 (UTC) of received_at
+    dim    TEXT    NOT NULL,
+    value  TEXT    NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, dim, value)
+) WITHOUT ROWID;
+
 CREATE VIRTUAL TABLE events_fts USING fts5(
     name, channels, model, user, object_repr, data,
     content = 'events', content_rowid = 'id'

@@ -67,7 +67,12 @@ pub fn seq_range(
 /// The first and last `seq` of an app, if it has events.
 pub fn seq_bounds(conn: &Connection, app: &str) -> Result<Option<(i64, i64)>, StoreError> {
     let bounds: (Option<i64>, Option<i64>) = conn
-        .prepare_cached("SELECT min(seq), max(seq) FROM events WHERE app_id = ?1")?
+        // Two subqueries: SQLite answers a lone min() or max() with one index probe, but
+        // both in one SELECT with a scan of the app's whole index.
+        .prepare_cached(
+            "SELECT (SELECT min(seq) FROM events WHERE app_id = ?1),
+                    (SELECT max(seq) FROM events WHERE app_id = ?1)",
+        )?
         .query_row(params![app], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(match bounds {
         (Some(first), Some(last)) => Some((first, last)),
@@ -115,7 +120,7 @@ fn previous_seq(conn: &Connection, app: &str, seq: i64) -> Result<Option<i64>, S
 /// `FROM … WHERE …` for a filter, plus its parameters, to be completed by the caller.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    pub from: &'static str,
+    pub from: String,
     /// The column `seq` order and cursors refer to (the driving table's).
     pub seq: &'static str,
     conditions: Vec<String>,
@@ -128,7 +133,8 @@ impl Selection {
     pub fn new(app: &str, filter: &EventFilter, range: SeqRange) -> Self {
         let mut s = if let Some(channel) = &filter.channel {
             let mut s = Self {
-                from: "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq",
+                from: "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq"
+                    .into(),
                 seq: "c.seq",
                 conditions: Vec::new(),
                 params: Vec::new(),
@@ -139,7 +145,7 @@ impl Selection {
             s
         } else {
             let mut s = Self {
-                from: "events e",
+                from: "events e".into(),
                 seq: "e.seq",
                 conditions: Vec::new(),
                 params: Vec::new(),
@@ -190,10 +196,10 @@ impl Selection {
         self.params.push(Value::Integer(value));
     }
 
-    /// The same conditions over a different (wider) join; the caller keeps the aliases
-    /// `e` and, for a channel filter, `c` meaningful.
-    pub fn with_from(mut self, from: &'static str) -> Self {
-        self.from = from;
+    /// The same conditions with another table joined to `e` (a comma join, such as
+    /// `json_each(e.channels) j`).
+    pub fn joining(mut self, extra: &str) -> Self {
+        self.from = format!("{}, {extra}", self.from);
         self
     }
 

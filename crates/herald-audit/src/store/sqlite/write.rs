@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::error::StoreError;
 use crate::event::{PreparedEvent, Recorded};
 use crate::store::WriteStore;
+use crate::timefmt;
 
 /// The last `seq` and receive time recorded for an app.
 #[derive(Debug, Clone, Copy)]
@@ -53,10 +54,10 @@ impl SqliteWriter {
         Ok(Self { conn, heads })
     }
 
-    fn append_in_tx(
+    fn append_in_tx<'a>(
         tx: &rusqlite::Transaction<'_>,
         heads: &HashMap<String, AppHead>,
-        batch: &[&PreparedEvent],
+        batch: &[&'a PreparedEvent],
     ) -> Result<(Vec<Recorded>, HashMap<String, AppHead>), StoreError> {
         let mut moved: HashMap<String, AppHead> = HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
@@ -76,6 +77,8 @@ impl SqliteWriter {
         let mut insert_channel = tx.prepare_cached(
             "INSERT INTO event_channels (app_id, channel, seq) VALUES (?1, ?2, ?3)",
         )?;
+        // Rollup increments, summed over the batch first: one upsert per distinct key.
+        let mut rollup: HashMap<(&str, i64, &str, &str), i64> = HashMap::new();
         for p in batch {
             let e = &p.event;
             if let Some(key) = &e.idempotency_key {
@@ -148,11 +151,37 @@ impl SqliteWriter {
             for channel in &e.channels {
                 insert_channel.execute(params![e.app_id, channel, seq])?;
             }
+            let day = timefmt::day_index(received_at);
+            let mut bump = |dim: &'static str, value: &'a str| {
+                *rollup
+                    .entry((e.app_id.as_str(), day, dim, value))
+                    .or_default() += 1;
+            };
+            bump("", "");
+            for (dim, value) in [
+                ("action", &f.action),
+                ("model", &f.model),
+                ("user", &f.user),
+            ] {
+                if let Some(v) = value {
+                    bump(dim, v);
+                }
+            }
+            for channel in &e.channels {
+                bump("channel", channel);
+            }
             moved.insert(e.app_id.clone(), AppHead { seq, received_at });
             out.push(Recorded {
                 seq,
                 duplicate: false,
             });
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO daily_counts (app_id, day, dim, value, count) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (app_id, day, dim, value) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((app, day, dim, value), n) in rollup {
+            upsert.execute(params![app, day, dim, value, n])?;
         }
         Ok((out, moved))
     }
