@@ -74,17 +74,20 @@ install_python_packages() {
 # ---------------------------------------------------------------- rust
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace && cargo test --workspace --doc
+    cargo nextest run --workspace --no-fail-fast && cargo test --workspace --doc --no-fail-fast
   else
-    cargo test --workspace
+    cargo test --workspace --no-fail-fast
   fi
 }
 
 # ---------------------------------------------------------------- compat suites
 node_suite() {
   # Each file starts its own herald; two files at a time fit the 2-core machines.
+  # --test-force-exit: pusher-js can leave a 30 s timer behind after a refused (40xx) close,
+  # which would keep a finished file's process alive; --test-timeout turns a hung test into
+  # a failure instead of a stalled run.
   (cd "$COMPAT" && timeout --kill-after=10 600 \
-    node --test --test-concurrency=2 --test-reporter=spec node/*.test.js)
+    node --test --test-concurrency=2 --test-force-exit --test-timeout=60000 --test-reporter=spec node/*.test.js)
 }
 
 python_suite() {
