@@ -73,7 +73,8 @@ impl LatencySummary {
         Self {
             count: h.len(),
             min_ms: ms(h.min()),
-            mean_ms: h.mean() / 1000.0,
+            // Rounded to whole microseconds, like every other figure here.
+            mean_ms: h.mean().round() / 1000.0,
             p50_ms: ms(h.value_at_quantile(0.50)),
             p90_ms: ms(h.value_at_quantile(0.90)),
             p99_ms: ms(h.value_at_quantile(0.99)),
