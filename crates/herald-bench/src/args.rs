@@ -21,9 +21,9 @@ pub const MAX_PAYLOAD: usize = 10_240;
 /// `herald bench <scenario> [options]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Target")]
     pub target: TargetArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Output")]
     pub output: OutputArgs,
     #[command(subcommand)]
     pub scenario: Scenario,
@@ -38,10 +38,13 @@ pub struct TargetArgs {
     /// Base URL of the WebSocket endpoint (default: derived from --url); `/app/{key}` is appended.
     #[arg(long, global = true)]
     pub ws_url: Option<String>,
+    /// App id (the path of the HTTP API: /apps/{id}/events).
     #[arg(long, global = true, default_value = "1")]
     pub app_id: String,
+    /// App key (the WebSocket path and auth_key).
     #[arg(long, global = true, default_value = "app-key")]
     pub key: String,
+    /// App secret, to sign HTTP requests and presence subscriptions.
     #[arg(long, global = true, default_value = "app-secret")]
     pub secret: String,
     /// Allow a target that is not a loopback address. Only load servers you run yourself.

@@ -10,12 +10,25 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-/// Prints `[  12s] <line(dt)>` every second until `stop` is cancelled. `line` gets the time
-/// since its previous call, for rates. Does nothing when `enabled` is false.
+/// Prints `[  12s] <line(dt)>` to stderr every second until `stop` is cancelled. `line` gets
+/// the time since its previous call, for rates. Does nothing when `enabled` is false.
 pub fn spawn(
     enabled: bool,
     stop: CancellationToken,
+    line: impl FnMut(Duration) -> String + Send + 'static,
+) -> JoinHandle<()> {
+    spawn_to(enabled, stop, line, |text| {
+        // A closed stderr is no reason to stop the benchmark.
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    })
+}
+
+/// [`spawn`], writing each line to `sink` instead of stderr.
+pub fn spawn_to(
+    enabled: bool,
+    stop: CancellationToken,
     mut line: impl FnMut(Duration) -> String + Send + 'static,
+    mut sink: impl FnMut(String) + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         if !enabled {
@@ -34,12 +47,7 @@ pub fn spawn(
             let now = Instant::now();
             let text = line(now - last);
             last = now;
-            // A closed stderr is no reason to stop the benchmark.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "[{:>5.0}s] {text}",
-                (now - start).as_secs_f64()
-            );
+            sink(format!("[{:>5.0}s] {text}", (now - start).as_secs_f64()));
         }
     })
 }
@@ -47,22 +55,41 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
 
     #[tokio::test(start_paused = true)]
     async fn ticks_every_second_until_stopped() {
-        let calls = Arc::new(AtomicU32::new(0));
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let stop = CancellationToken::new();
-        let c = calls.clone();
-        let handle = spawn(true, stop.clone(), move |dt| {
-            assert_eq!(dt, Duration::from_secs(1));
-            c.fetch_add(1, Ordering::Relaxed);
-            String::from("test")
-        });
+        let mut n = 0;
+        let sink = lines.clone();
+        let handle = spawn_to(
+            true,
+            stop.clone(),
+            move |dt| {
+                assert_eq!(dt, Duration::from_secs(1));
+                n += 1;
+                format!("tick {n}")
+            },
+            move |text| sink.lock().unwrap().push(text),
+        );
         tokio::time::sleep(Duration::from_millis(3500)).await;
         stop.cancel();
         handle.await.unwrap();
-        assert_eq!(calls.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            *lines.lock().unwrap(),
+            ["[    1s] tick 1", "[    2s] tick 2", "[    3s] tick 3"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disabled_progress_prints_nothing() {
+        let handle = spawn_to(
+            false,
+            CancellationToken::new(),
+            |_| unreachable!(),
+            |_| unreachable!(),
+        );
+        handle.await.unwrap();
     }
 }
