@@ -110,3 +110,13 @@ test('more than 10 per second: pusher:error 4301, the socket stays connected', a
     return logB.filter((e) => e.event === 'client-after-flood').length > 0;
   }, 'a client event accepted after the rate-limit window', 5000, 500);
 });
+
+test('client event data over 10 KB is refused and not relayed', async () => {
+  const { a, chA, logB } = await pair(h, 'private-big-client-event');
+  chA.trigger('client-big', { blob: 'x'.repeat(11000) });
+  await a.errors.waitFor((e) => e.type === 'PusherError', 'pusher:error for an oversized client event');
+  chA.trigger('client-small', { ok: true });
+  await logB.waitFor((e) => e.event === 'client-small', 'the small event after the big one');
+  assert.equal(logB.filter((e) => e.event === 'client-big').length, 0, 'an oversized client event was relayed');
+  assert.equal(a.state, 'connected');
+});

@@ -168,3 +168,28 @@ test('user_info over the configured limit is rejected with an error', async () =
   assert.equal(log.filter((e) => e.event === 'pusher:subscription_succeeded').length, 0, '2 KB user_info accepted (limit 1 KB)');
   assert.equal(c.state, 'connected');
 });
+
+test('max_presence_members from TOML caps a channel, with an error for the next user', async () => {
+  const capped = await startHerald({ apps: [{ id: '5', key: 'capped-key', secret: 'capped-secret', enabled: true, max_presence_members: 2 }] });
+  try {
+    const join = async (userId) => {
+      const c = await connectClient(capped, { channelAuthorization: authorizerFrom(serverLib(capped), { user_id: userId, user_info: {} }) });
+      clients.push(c);
+      return c;
+    };
+    const a = await join('cap-1');
+    await a.subscribe('presence-capped');
+    await (await join('cap-2')).subscribe('presence-capped');
+    // Another socket of a user already present does not add a member.
+    await (await join('cap-2')).subscribe('presence-capped');
+    const third = await join('cap-3');
+    const log = recordChannel(third.pusher.subscribe('presence-capped'));
+    await waitForRejection(third, log);
+    assert.equal(log.filter((e) => e.event === 'pusher:subscription_succeeded').length, 0, 'a third member was admitted with max_presence_members = 2');
+    assert.equal(third.state, 'connected');
+    const users = await (await serverLib(capped).get({ path: '/channels/presence-capped/users' })).json();
+    assert.deepEqual(users.users.map((u) => u.id).sort(), ['cap-1', 'cap-2']);
+  } finally {
+    await capped.stop();
+  }
+});

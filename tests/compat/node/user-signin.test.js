@@ -96,6 +96,28 @@ test('#server-to-user-{id} cannot be joined without signing in as that user', as
   }
 });
 
+test('presence without channel_data for a signed-in socket uses the sign-in user_data', async () => {
+  const server = serverLib(h);
+  const c = await connectClient(h, {
+    userAuthentication: userAuthenticatorFrom(server, { id: 'signed-member', user_info: { name: 'Signed' } }),
+    // The app's auth endpoint answers with `auth` only (signature over socket_id:channel).
+    channelAuthorization: { customHandler: ({ socketId, channelName }, cb) => cb(null, { auth: server.authorizeChannel(socketId, channelName).auth }) },
+  });
+  clients.push(c);
+  c.pusher.signin();
+  await waitUntil(() => c.pusher.user.serverToUserChannel && c.pusher.user.serverToUserChannel.subscribed, 'sign-in');
+  const watcher = await connectClient(h, { channelAuthorization: authorizerFrom(server, { user_id: 'plain-member', user_info: {} }) });
+  clients.push(watcher);
+  const watcherChannel = await watcher.subscribe('presence-signed');
+  const log = recordChannel(watcherChannel);
+  const ch = await c.subscribe('presence-signed');
+  assert.equal(ch.members.me && ch.members.me.id, 'signed-member');
+  assert.equal(ch.members.count, 2);
+  const added = await log.waitFor((e) => e.event === 'pusher:member_added', 'member_added for the signed-in member');
+  assert.equal(added.data.id, 'signed-member');
+  assert.deepEqual(added.data.info, { name: 'Signed' });
+});
+
 test('terminateUserConnections closes every signed-in socket of that user and no other', async () => {
   const t1 = await signedIn({ id: 'terminated' });
   const t2 = await signedIn({ id: 'terminated' });
