@@ -1,11 +1,15 @@
-//! The trigger API's side of the audit recorder: what it hands over for each accepted event
-//! and how a recorder failure becomes an HTTP answer. The recorder itself (store, writer,
-//! query API) lives in the `herald-audit` crate; this layer never touches sockets.
+//! The trigger API's side of the audit recorder: what it hands over for each accepted event,
+//! and how a recorder failure becomes an HTTP answer. The recorder itself (store, single
+//! writer, query API, export) is the `herald-audit` crate; it never touches sockets.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use herald_audit::{AuditRecorder, NewEvent, RecordError, UnavailablePolicy};
 
 use crate::http::ApiError;
 use crate::hub::AppHub;
+use crate::metrics::METRICS;
 
 /// One accepted event, as the trigger API saw it.
 #[derive(Debug, Clone)]
@@ -22,24 +26,90 @@ pub struct TriggeredEvent {
 }
 
 /// Where accepted events go before they are published.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AuditSink {
-    _private: (),
+    recorder: Option<AuditRecorder>,
+}
+
+impl std::fmt::Debug for AuditSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSink")
+            .field("recording", &self.recorder.is_some())
+            .finish()
+    }
 }
 
 impl AuditSink {
     /// No audit trail: every event counts as new.
     pub fn off() -> Self {
-        Self::default()
+        Self { recorder: None }
     }
 
-    /// Records `events`; returns, per event, whether it is new (false for an idempotent
-    /// retry, which must not be delivered again).
+    pub fn recording(recorder: AuditRecorder) -> Self {
+        Self {
+            recorder: Some(recorder),
+        }
+    }
+
+    /// Records `events` and resolves once the recorder has committed them. Returns, per
+    /// event, whether it is new: false for an idempotent retry, which must not be delivered
+    /// again. A recorder failure is a 503 (nothing is delivered), unless the operator chose
+    /// to deliver unrecorded events.
     pub async fn record(
         &self,
-        _app: &Arc<AppHub>,
+        app: &Arc<AppHub>,
         events: Vec<TriggeredEvent>,
     ) -> Result<Vec<bool>, ApiError> {
-        Ok(vec![true; events.len()])
+        let Some(recorder) = &self.recorder else {
+            return Ok(vec![true; events.len()]);
+        };
+        let count = events.len();
+        let received_at_micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        let batch = events
+            .into_iter()
+            .map(|e| NewEvent {
+                app_id: app.config.id.clone(),
+                received_at_micros,
+                name: e.name,
+                channels: e.channels,
+                data: e.data,
+                socket_id: e.socket_id,
+                client_ip: e.client_ip,
+                user_agent: e.user_agent,
+                library: e.library,
+                auth_key: e.auth_key,
+                idempotency_key: e.idempotency_key,
+            })
+            .collect();
+        match recorder.record(batch).await {
+            Ok(recorded) => {
+                METRICS.audit_records.add(count as u64);
+                Ok(recorded.iter().map(|r| !r.duplicate).collect())
+            }
+            Err(error) => {
+                METRICS.audit_failures.inc();
+                match recorder.on_unavailable() {
+                    UnavailablePolicy::DeliverAndRecord => {
+                        tracing::error!(
+                            message = "Delivering events the audit trail could not record.",
+                            app = %app.config.id,
+                            count,
+                            %error,
+                        );
+                        Ok(vec![true; count])
+                    }
+                    UnavailablePolicy::RecordOrReject => Err(refusal(&error)),
+                }
+            }
+        }
     }
+}
+
+fn refusal(error: &RecordError) -> ApiError {
+    ApiError::unavailable(format!(
+        "Event not accepted: the {error}. Nothing was delivered; retry the request."
+    ))
 }

@@ -27,6 +27,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load-test herald or any Pusher-compatible server.
     Bench(herald_bench::BenchArgs),
+    /// Query, show, export and summarise the audit trail (reads the store directly).
+    #[command(subcommand)]
+    Audit(herald_audit::cli::AuditCommand),
 }
 
 /// Settings that can be given on the command line; each beats its `HERALD_*` variable.

@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Bench(args)) => herald_bench::run(args).await,
+        Some(Command::Audit(cmd)) => herald_audit::cli::run(cmd).await,
         None => serve(cli.serve).await,
     };
     match result {

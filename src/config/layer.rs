@@ -26,6 +26,7 @@ pub struct Layer {
     pub redis_prefix: Option<String>,
     pub audit_url: Option<String>,
     pub audit_mode: Option<String>,
+    pub audit_on_unavailable: Option<String>,
     pub activity_timeout: Option<String>,
     pub pong_timeout: Option<String>,
     pub max_channel_name_length: Option<String>,
@@ -65,6 +66,7 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         redis_prefix: get(&["HERALD_REDIS_PREFIX", "SOKETI_DB_REDIS_KEY_PREFIX"]),
         audit_url: get(&["HERALD_AUDIT_URL"]),
         audit_mode: get(&["HERALD_AUDIT_MODE"]),
+        audit_on_unavailable: get(&["HERALD_AUDIT_ON_UNAVAILABLE"]),
         activity_timeout: get(&["HERALD_ACTIVITY_TIMEOUT"]),
         pong_timeout: get(&["HERALD_PONG_TIMEOUT"]),
         max_channel_name_length: get(&[
@@ -258,16 +260,24 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         }
     };
     let audit_url =
-        pick!(layers, audit_url).unwrap_or_else(|| "sqlite://./data/herald-audit.db".to_owned());
-    if !(audit_url.starts_with("sqlite:")
-        || audit_url.starts_with("postgres://")
-        || audit_url.starts_with("postgresql://"))
-    {
-        return Err(ConfigError::invalid(
-            "audit_url (HERALD_AUDIT_URL)",
-            format!("expected sqlite://PATH or postgres://…, got {audit_url:?}"),
-        ));
+        pick!(layers, audit_url).unwrap_or_else(|| herald_audit::DEFAULT_URL.to_owned());
+    if audit_mode != AuditMode::Off {
+        herald_audit::StoreLocation::parse(&audit_url)
+            .map_err(|e| ConfigError::invalid("audit_url (HERALD_AUDIT_URL)", e.to_string()))?;
     }
+    let audit_on_unavailable = match pick!(layers, audit_on_unavailable)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("reject") => herald_audit::UnavailablePolicy::RecordOrReject,
+        Some("deliver") => herald_audit::UnavailablePolicy::DeliverAndRecord,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "audit_on_unavailable (HERALD_AUDIT_ON_UNAVAILABLE)",
+                format!("expected reject or deliver, got {other:?}"),
+            ));
+        }
+    };
     let redis_url = pick!(layers, redis_url);
     if let Some(url) = &redis_url {
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -304,6 +314,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         redis_prefix: pick!(layers, redis_prefix).unwrap_or_else(|| "herald".to_owned()),
         audit_url,
         audit_mode,
+        audit_on_unavailable,
         activity_timeout: secs(
             "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
             pick!(layers, activity_timeout),

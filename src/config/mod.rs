@@ -23,7 +23,8 @@ pub const DEFAULT_APP_SECRET: &str = "app-secret";
 pub enum AuditMode {
     /// `200` only after the event is committed (default).
     Durable,
-    /// `200` once the event is queued for the writer; a crash may lose the last few events.
+    /// `200` after the commit reaches the operating system but before it is fsynced: survives
+    /// `kill -9` of herald, not a power loss or OS crash; lower trigger latency.
     Async,
     /// No audit trail at all.
     Off,
@@ -42,6 +43,8 @@ pub struct Config {
     pub redis_prefix: String,
     pub audit_url: String,
     pub audit_mode: AuditMode,
+    /// Whether a trigger the recorder cannot record is refused (503) or delivered anyway.
+    pub audit_on_unavailable: herald_audit::UnavailablePolicy,
     /// Seconds of client silence before the server pings; also sent in the handshake.
     pub activity_timeout: Duration,
     /// How long to wait for any reply to a ping before closing with 4201.

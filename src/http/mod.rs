@@ -1,6 +1,7 @@
 //! The HTTP side of herald: the Pusher REST API under `/apps/{app_id}/…`, health checks,
 //! and the router that also mounts the WebSocket endpoint.
 
+mod audit_api;
 mod channels;
 mod error;
 mod events;
@@ -20,7 +21,9 @@ use crate::ws;
 
 /// Every route herald serves, ready to be served or tested with `oneshot`.
 pub fn router(state: AppState) -> Router {
+    let audit = audit_api::routes(&state).unwrap_or_default();
     Router::new()
+        .merge(audit)
         .route("/", get(health::alive))
         .route("/ready", get(health::ready))
         .route("/app/{key}", get(ws::upgrade))

@@ -15,17 +15,64 @@ pub use state::{AppState, Shared};
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::audit::AuditSink;
-use crate::config::Config;
+use crate::config::{AuditMode, Config};
 use crate::http;
 use crate::hub::Hub;
 
-/// Builds the shared state for a configuration (no sockets bound).
-pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
+/// A node's state plus the background work that must finish before the process exits.
+pub struct Node {
+    pub state: AppState,
+    /// The audit writer; it drains its queue after `background` is cancelled.
+    audit_writer: Option<tokio::task::JoinHandle<()>>,
+    /// Cancelled once no more requests can arrive (after HTTP serving ended).
+    background: CancellationToken,
+}
+
+/// Builds the shared state for a configuration: hub, adapter, audit recorder. Binds nothing.
+pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
     let config = Arc::new(config);
     let hub = Arc::new(Hub::new(&config.apps));
     let adapter: Arc<dyn Adapter> = Arc::new(LocalAdapter);
-    let audit = AuditSink::off();
-    Ok(AppState::new(config, hub, adapter, audit, shutdown))
+    let background = CancellationToken::new();
+    let (audit, audit_writer, audit_reader) = match config.audit_mode {
+        AuditMode::Off => (AuditSink::off(), None, None),
+        mode => {
+            let audit = herald_audit::open(
+                herald_audit::AuditConfig {
+                    url: config.audit_url.clone(),
+                    durability: match mode {
+                        AuditMode::Async => herald_audit::Durability::Async,
+                        _ => herald_audit::Durability::Durable,
+                    },
+                    on_unavailable: config.audit_on_unavailable,
+                    ..Default::default()
+                },
+                background.clone(),
+            )
+            .await?;
+            (
+                AuditSink::recording(audit.recorder),
+                Some(audit.writer),
+                Some(audit.reader),
+            )
+        }
+    };
+    let state = AppState::new(config, hub, adapter, audit, audit_reader, shutdown);
+    Ok(Node {
+        state,
+        audit_writer,
+        background,
+    })
+}
+
+impl Node {
+    /// Stops background work and waits for it (the audit writer commits what is queued).
+    pub async fn finish(self) {
+        self.background.cancel();
+        if let Some(writer) = self.audit_writer {
+            let _ = writer.await;
+        }
+    }
 }
 
 /// Runs a node on `listener` until `shutdown` resolves, then drains and returns.
@@ -41,7 +88,8 @@ pub async fn run(
     }
     let grace = config.shutdown_grace;
     let token = CancellationToken::new();
-    let state = build_state(config, token.clone()).await?;
+    let node = build_state(config, token.clone()).await?;
+    let state = node.state.clone();
     let addr = listener.local_addr()?;
     tracing::info!(
         message = "herald listening.",
@@ -89,5 +137,8 @@ pub async fn run(
             open = state.hub.connection_count(),
         ),
     }
+    drop(state);
+    node.finish().await;
+    tracing::info!(message = "Background tasks stopped.");
     Ok(())
 }

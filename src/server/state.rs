@@ -15,17 +15,34 @@ use crate::hub::Hub;
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Shared>);
 
-#[derive(Debug)]
 pub struct Shared {
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
     pub adapter: Arc<dyn Adapter>,
     pub audit: AuditSink,
+    /// Read access to the audit store, when recording is on.
+    pub audit_reader: Option<herald_audit::AuditReader>,
     /// Cancelled when the server starts shutting down; connection tasks then close with 4200.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
     pub tasks: TaskTracker,
     draining: AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("node_id", &self.config.node_id)
+            .field("audit", &self.audit)
+            .field("draining", &self.is_draining_flag())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn is_draining_flag(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
 }
 
 impl AppState {
@@ -34,6 +51,7 @@ impl AppState {
         hub: Arc<Hub>,
         adapter: Arc<dyn Adapter>,
         audit: AuditSink,
+        audit_reader: Option<herald_audit::AuditReader>,
         shutdown: CancellationToken,
     ) -> Self {
         Self(Arc::new(Shared {
@@ -41,6 +59,7 @@ impl AppState {
             hub,
             adapter,
             audit,
+            audit_reader,
             shutdown,
             tasks: TaskTracker::new(),
             draining: AtomicBool::new(false),

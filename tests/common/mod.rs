@@ -93,7 +93,17 @@ impl TestServer {
 pub fn test_config() -> Config {
     let mut c = Config::default_single_app();
     c.shutdown_grace = Duration::from_secs(5);
+    c.audit_url = format!("sqlite://{}", temp_path("audit.db").display());
     c
+}
+
+/// A fresh path in the system temp directory, unique to this process and call.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("herald-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
