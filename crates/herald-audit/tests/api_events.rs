@@ -215,6 +215,14 @@ async fn full_text_searches_data_user_model_and_names() {
             expected(&specs, |s| s.model == "invoice" && s.action == "created"),
         ),
         ("q=notes", vec![33, 32, 31]), // channel names are searchable
+        ("q=quarterly&channel=notes", vec![33, 31]),
+        ("q=quarterly&channel=audit-channel", vec![]),
+        (
+            "q=widget&channel=user-bob@example.com&from=2025-01-08",
+            expected(&specs, |s| {
+                s.user == "bob@example.com" && s.at >= JAN_7 + DAY
+            }),
+        ),
         ("q=%22unbalanced", vec![]),
         ("q=Other+app", vec![]), // another app's payload
     ];

@@ -40,6 +40,9 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_app_seq    ON events (app_id, seq);
 CREATE INDEX events_app_action        ON events (app_id, action, seq);
 CREATE INDEX events_app_model         ON events (app_id, model, seq);
+-- "this kind of change to this model" is the most common pair of filters; few distinct
+-- pairs, so inserts land on few pages.
+CREATE INDEX events_app_model_action  ON events (app_id, model, action, seq);
 CREATE INDEX events_app_user          ON events (app_id, user, seq);
 CREATE INDEX events_app_name          ON events (app_id, name, seq);
 CREATE INDEX events_app_object        ON events (app_id, object_id, seq);

@@ -131,29 +131,38 @@ pub struct Selection {
 
 impl Selection {
     pub fn new(app: &str, filter: &EventFilter, range: SeqRange) -> Self {
-        let mut s = if let Some(channel) = &filter.channel {
-            let mut s = Self {
-                from: "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq"
-                    .into(),
-                seq: "c.seq",
-                conditions: Vec::new(),
-                params: Vec::new(),
-                unfiltered: false,
-            };
+        let mut s = Self {
+            from: String::new(),
+            seq: "e.seq",
+            conditions: Vec::new(),
+            params: Vec::new(),
+            unfiltered: false,
+        };
+        if let Some(text) = &filter.text {
+            // Driven by the full-text index: work in proportion to the matches. (Probing
+            // `e.id IN (matches)` instead would visit every event of the app.)
+            s.from = "events_fts JOIN events e ON e.id = events_fts.rowid".into();
+            s.push("events_fts MATCH ?", text.fts.as_str());
+            s.push("e.app_id = ?", app);
+            if let Some(channel) = &filter.channel {
+                s.push(
+                    "EXISTS (SELECT 1 FROM event_channels c
+                             WHERE c.app_id = e.app_id AND c.channel = ? AND c.seq = e.seq)",
+                    channel.as_str(),
+                );
+            }
+        } else if let Some(channel) = &filter.channel {
+            // Driven by the channel's run of `event_channels`, already in seq order.
+            s.from =
+                "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq".into();
+            s.seq = "c.seq";
             s.push("c.app_id = ?", app);
             s.push("c.channel = ?", channel.as_str());
-            s
         } else {
-            let mut s = Self {
-                from: "events e".into(),
-                seq: "e.seq",
-                conditions: Vec::new(),
-                params: Vec::new(),
-                unfiltered: true,
-            };
+            s.from = "events e".into();
             s.push("e.app_id = ?", app);
-            s
-        };
+            s.unfiltered = true;
+        }
         if let Some(lo) = range.lo {
             s.push_seq(">=", lo);
         }
@@ -174,13 +183,6 @@ impl Selection {
                 s.push(condition, v.as_str());
                 s.unfiltered = false;
             }
-        }
-        if let Some(text) = &filter.text {
-            s.push(
-                "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
-                text.fts.as_str(),
-            );
-            s.unfiltered = false;
         }
         s
     }
