@@ -30,11 +30,17 @@ pub use args::{BenchArgs, Scenario};
 
 use anyhow::Context as _;
 
-/// Runs one benchmark scenario to completion, prints the summary table to stdout and writes
-/// the JSON result if asked.
+/// Runs one benchmark scenario to completion, prints the summary table to stdout (stderr when
+/// the JSON goes to stdout) and writes the JSON result if asked.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let report = execute(&args).await?;
-    report.print_table(&mut std::io::stdout().lock())?;
+    let json_to_stdout = args.output.json.as_deref() == Some(std::path::Path::new("-"));
+    if json_to_stdout {
+        // Keep stdout pure JSON for pipes; the table goes to stderr instead.
+        report.print_table(&mut std::io::stderr().lock())?;
+    } else {
+        report.print_table(&mut std::io::stdout().lock())?;
+    }
     if let Some(path) = &args.output.json {
         report
             .write_json(path)
