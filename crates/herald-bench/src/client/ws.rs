@@ -70,6 +70,8 @@ impl fmt::Display for ConnectError {
 pub struct Connection {
     pub ws: WsStream,
     pub socket_id: String,
+    /// From the start of the TCP connect to `connection_established`.
+    pub handshake: Duration,
 }
 
 /// Opens Pusher connections to one target.
@@ -113,6 +115,7 @@ impl Connector {
 
     /// Connects and waits for the handshake.
     pub async fn connect(&self) -> Result<Connection, ConnectError> {
+        let started = std::time::Instant::now();
         let stream = match &self.sources {
             None => {
                 let socket = match self.addr {
@@ -152,7 +155,11 @@ impl Connector {
                         .data_json()
                         .and_then(|d| d.get("socket_id")?.as_str().map(str::to_owned))
                         .ok_or_else(|| ConnectError::Protocol(format!("no socket_id in {text}")))?;
-                    Ok(Connection { ws, socket_id })
+                    Ok(Connection {
+                        ws,
+                        socket_id,
+                        handshake: started.elapsed(),
+                    })
                 }
                 "pusher:error" => Err(ConnectError::Refused(text.to_string())),
                 _ => Err(ConnectError::Protocol(format!("first frame was {text}"))),

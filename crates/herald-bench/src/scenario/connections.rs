@@ -23,12 +23,11 @@ use crate::args::ConnectionsArgs;
 use crate::client::ws::{self, Connector, Incoming, WsStream};
 use crate::progress;
 use crate::report::{Report, Value};
-use crate::stats::{Clock, Counter, Failures, RateMeter, Recorder, per_second};
+use crate::stats::{Counter, Failures, RateMeter, Recorder, per_second};
 use crate::sysinfo::rss_bytes;
 use crate::target::Target;
 
 struct Shared {
-    clock: Clock,
     handshakes: Recorder,
     failures: Failures,
     /// Established connections that closed before the end of the run.
@@ -42,7 +41,6 @@ pub async fn run(
     show_progress: bool,
 ) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
-        clock: Clock::start(),
         handshakes: Recorder::new(),
         failures: Failures::default(),
         dropped: Counter::default(),
@@ -168,14 +166,14 @@ async fn idle_connection(
     stop: CancellationToken,
     timeout: std::time::Duration,
 ) {
-    let start = shared.clock.now_us();
     let conn = match connect_limited(&connector, &pending, timeout).await {
         Ok(c) => c,
         Err((kind, msg)) => return shared.failures.record(kind, || msg),
     };
-    shared
-        .handshakes
-        .record(index, shared.clock.now_us() - start);
+    // Measured inside the connector, so time spent waiting for a handshake slot (our own
+    // queue) is not counted as the server's.
+    let handshake_us = u64::try_from(conn.handshake.as_micros()).unwrap_or(u64::MAX);
+    shared.handshakes.record(index, handshake_us);
     idle(conn.ws, &shared, &stop).await;
 }
 
