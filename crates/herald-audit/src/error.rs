@@ -38,6 +38,24 @@ pub enum OpenError {
     },
 }
 
+impl StoreError {
+    /// True when the failure is about what was being written (a constraint, a value too
+    /// big) rather than about the store (locked, full, unreadable): only then can writing
+    /// the same events in smaller groups succeed.
+    pub fn is_about_content(&self) -> bool {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            ),
+            Self::Sqlite(rusqlite::Error::ToSqlConversionFailure(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 /// A failure inside a store implementation.
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -141,8 +141,9 @@ async fn run(
     tracing::info!(message = "Audit writer stopped.");
 }
 
-/// Commits `jobs` together and answers them. If the batch fails and holds several calls,
-/// each call is retried alone so that one bad call cannot fail its neighbours. Returns the
+/// Commits `jobs` together and answers them. If the batch fails because of what one of its
+/// calls holds (a constraint, a value too big) and holds several calls, each call is
+/// retried alone so that one bad call cannot fail its neighbours. Returns the
 /// store for the next batch, or `None` if the blocking thread panicked (the store is gone;
 /// later calls then get `Unavailable`).
 async fn commit(store: Box<dyn WriteStore>, jobs: Vec<Job>) -> Option<Box<dyn WriteStore>> {
@@ -157,7 +158,10 @@ async fn commit(store: Box<dyn WriteStore>, jobs: Vec<Job>) -> Option<Box<dyn Wr
                     let _ = job.reply.send(Ok(mine));
                 }
             }
-            Err(error) if jobs.len() == 1 => {
+            // A locked, full or broken store fails every call alike: answer them all now
+            // rather than retrying each one into the same wall (each retry could wait out
+            // the busy timeout).
+            Err(error) if jobs.len() == 1 || !error.is_about_content() => {
                 tracing::error!(message = "Audit batch could not be recorded.", %error);
                 for job in jobs {
                     let _ = job.reply.send(Err(RecordError::Unavailable(error.to_string())));

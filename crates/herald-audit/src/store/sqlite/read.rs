@@ -107,7 +107,13 @@ pub(super) fn count(
 }
 
 fn count_rows(conn: &Connection, sel: &Selection) -> Result<u64, StoreError> {
-    let sql = format!("SELECT count(*) {}", sel.sql());
+    // A channel alone is counted from its index run without visiting the events.
+    let from = if sel.channel_only {
+        sel.channel_sql()
+    } else {
+        sel.sql()
+    };
+    let sql = format!("SELECT count(*) {from}");
     let n: i64 = conn
         .prepare_cached(&sql)?
         .query_row(params_from_iter(sel.params.iter()), |r| r.get(0))?;

@@ -121,12 +121,20 @@ fn previous_seq(conn: &Connection, app: &str, seq: i64) -> Result<Option<i64>, S
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub from: String,
-    /// The column `seq` order and cursors refer to (the driving table's).
+    /// What to ORDER BY for `seq` order: the driving table's own order, so that SQLite
+    /// walks it instead of sorting. For a text search that is the FTS rowid, which is
+    /// `events.id`: ids grow in commit order like each app's `seq` (rows are never
+    /// deleted, and a new rowid is always above every existing one).
     pub seq: &'static str,
     conditions: Vec<String>,
     pub params: Vec<Value>,
+    app: String,
     /// True when only the app and a seq range are constrained.
     pub unfiltered: bool,
+    /// True when only the app, one channel and a seq range are constrained: the channel
+    /// table alone can count it.
+    pub channel_only: bool,
+    text_driven: bool,
 }
 
 impl Selection {
@@ -136,12 +144,17 @@ impl Selection {
             seq: "e.seq",
             conditions: Vec::new(),
             params: Vec::new(),
+            app: app.to_owned(),
             unfiltered: false,
+            channel_only: false,
+            text_driven: false,
         };
         if let Some(text) = &filter.text {
             // Driven by the full-text index: work in proportion to the matches. (Probing
             // `e.id IN (matches)` instead would visit every event of the app.)
             s.from = "events_fts JOIN events e ON e.id = events_fts.rowid".into();
+            s.seq = "events_fts.rowid";
+            s.text_driven = true;
             s.push("events_fts MATCH ?", text.fts.as_str());
             s.push("e.app_id = ?", app);
             if let Some(channel) = &filter.channel {
@@ -156,6 +169,7 @@ impl Selection {
             s.from =
                 "event_channels c JOIN events e ON e.app_id = c.app_id AND e.seq = c.seq".into();
             s.seq = "c.seq";
+            s.channel_only = true;
             s.push("c.app_id = ?", app);
             s.push("c.channel = ?", channel.as_str());
         } else {
@@ -182,6 +196,7 @@ impl Selection {
             if let Some(v) = value {
                 s.push(condition, v.as_str());
                 s.unfiltered = false;
+                s.channel_only = false;
             }
         }
         s
@@ -194,8 +209,25 @@ impl Selection {
 
     /// Adds `seq OP value` on the driving table's seq column.
     pub fn push_seq(&mut self, op: &str, value: i64) {
-        self.conditions.push(format!("{} {op} ?", self.seq));
+        if self.text_driven {
+            // A bound on the FTS rowid lets FTS5 skip straight to it.
+            self.conditions.push(format!(
+                "events_fts.rowid {op} (SELECT id FROM events WHERE app_id = ? AND seq = ?)"
+            ));
+            self.params.push(Value::Text(self.app.clone()));
+        } else {
+            self.conditions.push(format!("{} {op} ?", self.seq));
+        }
         self.params.push(Value::Integer(value));
+    }
+
+    /// `FROM … WHERE …` over the channel table alone; only meaningful when
+    /// [`Selection::channel_only`].
+    pub fn channel_sql(&self) -> String {
+        format!(
+            "FROM event_channels c WHERE {}",
+            self.conditions.join(" AND ")
+        )
     }
 
     /// The same conditions with another table joined to `e` (a comma join, such as
