@@ -387,3 +387,39 @@ async fn every_query_is_scoped_to_the_app_in_the_path() {
     let (status, _) = get_json(&api, "/apps/2/audit/events/2").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn search_is_scoped_to_apps_with_any_characters_in_their_id() {
+    let audit = open_memory().await;
+    for app in ["my-app", "my.app", "my app", "MY-APP", "1"] {
+        audit
+            .recorder
+            .record(vec![event(
+                app,
+                JAN_7,
+                "e",
+                &["c"],
+                &format!("hello from {app}"),
+            )])
+            .await
+            .unwrap();
+    }
+    let api = api(&audit);
+    for (path, want) in [
+        ("my-app", "hello from my-app"),
+        ("my.app", "hello from my.app"),
+        ("my%20app", "hello from my app"),
+        ("MY-APP", "hello from MY-APP"),
+    ] {
+        let page = ok_json(&api, &format!("/apps/{path}/audit/events?q=hello")).await;
+        assert_eq!(page["count"], 1, "{path}");
+        let seq = page["results"][0]["seq"].as_i64().unwrap();
+        let detail = ok_json(&api, &format!("/apps/{path}/audit/events/{seq}")).await;
+        assert_eq!(detail["data"], want);
+    }
+    // The token standing for an app is not searchable text.
+    assert_eq!(
+        ok_json(&api, "/apps/1/audit/events?q=a31").await["count"],
+        0
+    );
+}

@@ -107,12 +107,8 @@ pub(super) fn count(
 }
 
 fn count_rows(conn: &Connection, sel: &Selection) -> Result<u64, StoreError> {
-    // A channel alone is counted from its index run without visiting the events.
-    let from = if sel.channel_only {
-        sel.channel_sql()
-    } else {
-        sel.sql()
-    };
+    // A channel or a search alone is counted from its own index, without visiting events.
+    let from = sel.driver_sql().unwrap_or_else(|| sel.sql());
     let sql = format!("SELECT count(*) {from}");
     let n: i64 = conn
         .prepare_cached(&sql)?

@@ -1,6 +1,6 @@
 //! The SQLite schema and its migration. One row per event in `events`; an `event_channels`
-//! row per (event, channel) so that a channel filter is an index range; an external-content
-//! FTS5 index over the searchable columns. Triggers refuse UPDATE and DELETE so that the
+//! row per (event, channel) so that a channel filter is an index range; a contentless FTS5
+//! index over the searchable columns; per-day rollups for statistics. Triggers refuse UPDATE and DELETE so that the
 //! trail stays append-only even against a bug in herald (retention will lift this in a
 //! controlled way in a later version).
 
@@ -68,9 +68,12 @@ CREATE TABLE daily_counts (
     PRIMARY KEY (app_id, day, dim, value)
 ) WITHOUT ROWID;
 
+-- Full-text index, rowid = events.id. Contentless: it holds only the index, and `app`
+-- holds one token naming the app (see sql::app_token) rather than text, so that a search
+-- is scoped to its app inside the index and can be counted without reading events.
 CREATE VIRTUAL TABLE events_fts USING fts5(
-    name, channels, model, user, object_repr, data,
-    content = 'events', content_rowid = 'id'
+    app, name, channels, model, user, object_repr, data,
+    content = '', contentless_delete = 1
 );
 
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events

@@ -117,6 +117,17 @@ fn previous_seq(conn: &Connection, app: &str, seq: i64) -> Result<Option<i64>, S
         .query_row(params![app, seq], |r| r.get(0))?)
 }
 
+/// The full-text token standing for an app: `a` and the id's bytes in hex, a single token
+/// to the tokenizer whatever characters the id holds, and distinct for distinct ids.
+pub fn app_token(app: &str) -> String {
+    let mut token = String::with_capacity(1 + app.len() * 2);
+    token.push('a');
+    for b in app.as_bytes() {
+        token.push_str(&format!("{b:02x}"));
+    }
+    token
+}
+
 /// `FROM … WHERE …` for a filter, plus its parameters, to be completed by the caller.
 #[derive(Debug, Clone)]
 pub struct Selection {
@@ -134,6 +145,9 @@ pub struct Selection {
     /// True when only the app, one channel and a seq range are constrained: the channel
     /// table alone can count it.
     pub channel_only: bool,
+    /// True when only a text search (and a seq range) constrains it: the full-text index
+    /// alone can count it.
+    pub text_only: bool,
     text_driven: bool,
 }
 
@@ -147,17 +161,25 @@ impl Selection {
             app: app.to_owned(),
             unfiltered: false,
             channel_only: false,
+            text_only: false,
             text_driven: false,
         };
         if let Some(text) = &filter.text {
-            // Driven by the full-text index: work in proportion to the matches. (Probing
-            // `e.id IN (matches)` instead would visit every event of the app.)
+            // Driven by the full-text index, scoped to the app inside it (the app token is
+            // exact), so work is in proportion to the matches and a count needs no event
+            // rows. (Probing `e.id IN (matches)` would visit every event of the app.)
             s.from = "events_fts JOIN events e ON e.id = events_fts.rowid".into();
             s.seq = "events_fts.rowid";
             s.text_driven = true;
-            s.push("events_fts MATCH ?", text.fts.as_str());
-            s.push("e.app_id = ?", app);
+            s.text_only = true;
+            let query = format!(
+                "app : \"{}\" AND {{name channels model user object_repr data}} : ({})",
+                app_token(app),
+                text.fts
+            );
+            s.push("events_fts MATCH ?", &query);
             if let Some(channel) = &filter.channel {
+                s.text_only = false;
                 s.push(
                     "EXISTS (SELECT 1 FROM event_channels c
                              WHERE c.app_id = e.app_id AND c.channel = ? AND c.seq = e.seq)",
@@ -197,6 +219,7 @@ impl Selection {
                 s.push(condition, v.as_str());
                 s.unfiltered = false;
                 s.channel_only = false;
+                s.text_only = false;
             }
         }
         s
@@ -221,13 +244,20 @@ impl Selection {
         self.params.push(Value::Integer(value));
     }
 
-    /// `FROM … WHERE …` over the channel table alone; only meaningful when
-    /// [`Selection::channel_only`].
-    pub fn channel_sql(&self) -> String {
-        format!(
-            "FROM event_channels c WHERE {}",
+    /// `FROM … WHERE …` over the table that drives the selection alone, when it can answer
+    /// a count by itself ([`Selection::channel_only`], [`Selection::text_only`]).
+    pub fn driver_sql(&self) -> Option<String> {
+        let table = if self.channel_only {
+            "event_channels c"
+        } else if self.text_only {
+            "events_fts"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "FROM {table} WHERE {}",
             self.conditions.join(" AND ")
-        )
+        ))
     }
 
     /// The same conditions with another table joined to `e` (a comma join, such as

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::sql;
 use crate::error::StoreError;
 use crate::event::{PreparedEvent, Recorded};
 use crate::store::WriteStore;
@@ -71,8 +72,8 @@ impl SqliteWriter {
                  ?17, ?18, ?19, ?20, ?21)",
         )?;
         let mut insert_fts = tx.prepare_cached(
-            "INSERT INTO events_fts (rowid, name, channels, model, user, object_repr, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO events_fts (rowid, app, name, channels, model, user, object_repr, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut insert_channel = tx.prepare_cached(
             "INSERT INTO event_channels (app_id, channel, seq) VALUES (?1, ?2, ?3)",
@@ -141,6 +142,7 @@ impl SqliteWriter {
             let id = tx.last_insert_rowid();
             insert_fts.execute(params![
                 id,
+                sql::app_token(&e.app_id),
                 e.name,
                 p.channels_json,
                 f.model,
