@@ -130,18 +130,30 @@ async fn serve(
         .authorized_connections_timeout()
         .map(|t| Instant::now() + t);
     let mut out = Outbox::default();
+    // Every future the loop waits on is created once and pinned here, not per iteration:
+    // a connection wakes once per delivered frame, and re-registering a timer, a
+    // cancellation waiter (shared by all connections) and a notify waiter on every wake
+    // costs more than writing the frame.
+    let shutdown = state.shutdown.cancelled();
+    let close_request = inbox.close.requested();
+    let keepalive = sleep_until(last_heard + config.activity_timeout);
+    let authorization = sleep_until(auth_deadline.unwrap_or_else(Instant::now));
+    tokio::pin!(shutdown, close_request, keepalive, authorization);
     loop {
         let keepalive_deadline = match ping_sent {
             None => last_heard + config.activity_timeout,
             Some(at) => at + config.pong_timeout,
         };
+        if keepalive.deadline() != keepalive_deadline {
+            keepalive.as_mut().reset(keepalive_deadline);
+        }
         tokio::select! {
             biased;
-            _ = state.shutdown.cancelled() => {
+            _ = &mut shutdown => {
                 close(socket, CloseCode::ReconnectImmediately, "Server shutting down").await;
                 return "server shutdown";
             }
-            request = inbox.close.requested() => {
+            request = &mut close_request => {
                 close(socket, request.code, request.reason).await;
                 return request.reason;
             }
@@ -191,14 +203,14 @@ async fn serve(
                 // A client that stops reading must not keep this task (and its queue) alive.
                 let sent = tokio::select! {
                     ok = send_outbox(socket, &mut out, config.pong_timeout) => ok,
-                    _ = inbox.close.requested() => false,
-                    _ = state.shutdown.cancelled() => false,
+                    _ = &mut close_request => false,
+                    _ = &mut shutdown => false,
                 };
                 if !sent {
                     return "write failed, timed out or interrupted";
                 }
             }
-            _ = sleep_until(keepalive_deadline) => {
+            _ = &mut keepalive => {
                 if ping_sent.is_some() {
                     close(socket, CloseCode::PongNotReceived, "Pong reply not received").await;
                     return "pong not received";
@@ -208,9 +220,7 @@ async fn serve(
                     return "write failed";
                 }
             }
-            _ = sleep_until(auth_deadline.unwrap_or_else(Instant::now)),
-                if auth_deadline.is_some() && !session.is_authorized() =>
-            {
+            _ = &mut authorization, if auth_deadline.is_some() && !session.is_authorized() => {
                 let _ = socket
                     .send(Message::Text(frame::error(
                         Some(CloseCode::Unauthorized.code()),
