@@ -5,7 +5,8 @@
 #
 #   crates/herald-bench/scripts/measure.sh [OUT]
 #
-# Each run is bounded (seconds, not minutes); the whole suite takes about three minutes.
+# Each run is bounded (seconds, not minutes); the whole suite takes about four minutes.
+# Runs use herald's default durable audit recording unless AUDIT_MODE says otherwise.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -17,15 +18,15 @@ cd "$ROOT"
 cargo build --release -p herald --bin herald -p herald-bench --bin herald-bench
 BIN="$ROOT/target/release"
 SERVER_PID=""
+SERVER_DIR=""
 
 start_server() {
-  local dir
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     echo "port $PORT is already in use: stop that server or set HERALD_BENCH_PORT" >&2
     exit 1
   fi
-  dir="$(mktemp -d)"
-  (cd "$dir" && HERALD_HOST=127.0.0.1 HERALD_PORT="$PORT" RUST_LOG=warn exec "$BIN/herald" >"$dir/server.log" 2>&1) &
+  SERVER_DIR="$(mktemp -d -t herald-bench-server.XXXXXX)"
+  (cd "$SERVER_DIR" && HERALD_HOST=127.0.0.1 HERALD_PORT="$PORT" HERALD_AUDIT_MODE="${AUDIT_MODE:-durable}" RUST_LOG=warn exec "$BIN/herald" >"$SERVER_DIR/server.log" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 100); do
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -33,7 +34,7 @@ start_server() {
     sleep 0.1
   done
   echo "herald did not start; log:" >&2
-  cat "$dir/server.log" >&2
+  cat "$SERVER_DIR/server.log" >&2
   exit 1
 }
 
@@ -43,6 +44,8 @@ stop_server() {
   for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
+  # The audit store of a run is of no further use; do not leave it in /tmp.
+  if [ -n "$SERVER_DIR" ]; then rm -rf "$SERVER_DIR"; SERVER_DIR=""; fi
 }
 trap stop_server EXIT
 
@@ -50,7 +53,7 @@ run() {
   local name="$1"
   shift
   start_server
-  echo "== $name: herald-bench $* --server-pid $SERVER_PID" | tee "$OUT/$name.txt"
+  echo "== $name: herald-bench $* --server-pid $SERVER_PID (HERALD_AUDIT_MODE=${AUDIT_MODE:-durable})" | tee "$OUT/$name.txt"
   uptime | tee -a "$OUT/$name.txt"
   "$BIN/herald-bench" "$@" --url "$URL" --server-pid "$SERVER_PID" --quiet \
     --json "$OUT/$name.json" | tee -a "$OUT/$name.txt"
@@ -67,4 +70,8 @@ run fanout-10k-15 fanout -n 10000 --rate 15 --duration 10s
 run fanout-10k-100ch fanout -n 10000 --channels 100 --rate 1500 --duration 10s
 run triggers-c32 triggers -c 32 --duration 10s
 run presence-1k presence -n 1000 --duration 10s
+# The audit recorder's share: the same load with recording asynchronous, and off.
+AUDIT_MODE=async run triggers-c32-audit-async triggers -c 32 --duration 10s
+AUDIT_MODE=off run triggers-c32-audit-off triggers -c 32 --duration 10s
+AUDIT_MODE=off run fanout-10k-15-audit-off fanout -n 10000 --rate 15 --duration 10s
 echo "results in $OUT"
