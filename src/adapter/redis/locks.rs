@@ -35,7 +35,8 @@ impl<T: Default> KeyedLocks<T> {
         });
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.map.len()
     }
 }
