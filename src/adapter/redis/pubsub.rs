@@ -30,10 +30,7 @@ pub async fn set_subscribed(
 ) -> Result<(), LinkError> {
     let have = *subscribed_gen == conns.generation;
     if want == have {
-        return Ok(());
-    }
-    if !want && *subscribed_gen != conns.generation {
-        *subscribed_gen = 0;
+        // Nothing to do; a stale generation already means "not subscribed".
         return Ok(());
     }
     let command = if want { "SSUBSCRIBE" } else { "SUNSUBSCRIBE" };
