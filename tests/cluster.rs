@@ -468,3 +468,41 @@ async fn redis_killed_and_restarted_under_the_nodes() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn clusters_with_different_prefixes_share_one_redis_without_seeing_each_other() {
+    let redis = RedisServer::start().await;
+    let mut blue = node_config(&redis.url(), "blue-0");
+    blue.redis_prefix = "blue".to_owned();
+    let mut green = node_config(&redis.url(), "green-0");
+    green.redis_prefix = "green".to_owned();
+    let blue = TestServer::start(blue).await;
+    let green = TestServer::start(green).await;
+    wait_ready(&blue.http().base, true).await;
+    wait_ready(&green.http().base, true).await;
+
+    let (mut on_green, _) = connect(&green).await;
+    sub(&mut on_green, "audit-channel").await;
+    let (mut on_blue, _) = connect(&blue).await;
+    sub(&mut on_blue, "audit-channel").await;
+    let (status, _) = blue
+        .http()
+        .trigger(&["audit-channel"], "blue-only", "1")
+        .await;
+    assert_eq!(status, 200);
+    recv_event(&mut on_blue, "blue-only").await;
+    on_green.expect_silence(QUIET).await;
+    let counted = blue
+        .http()
+        .get_json(
+            "/apps/1/channels/audit-channel",
+            &[("info", "subscription_count")],
+        )
+        .await;
+    assert_eq!(
+        counted["subscription_count"], 1,
+        "green's subscriber counted by blue"
+    );
+    blue.stop().await;
+    green.stop().await;
+}
