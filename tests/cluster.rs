@@ -506,3 +506,38 @@ async fn clusters_with_different_prefixes_share_one_redis_without_seeing_each_ot
     blue.stop().await;
     green.stop().await;
 }
+
+#[tokio::test]
+async fn max_connections_holds_across_nodes() {
+    let redis = RedisServer::start().await;
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        let mut config = node_config(&redis.url(), &format!("quota-{i}"));
+        config.apps[0].max_connections = Some(2);
+        let node = TestServer::start(config).await;
+        wait_ready(&node.http().base, true).await;
+        nodes.push(node);
+    }
+    let (_a, _) = connect(&nodes[0]).await;
+    let (b, _) = connect(&nodes[1]).await;
+    // Each node alone is under its quota; together they are at it.
+    let mut refused = nodes[0].connect().await;
+    let err = refused.recv().await;
+    assert_eq!(err["event"], "pusher:error", "{err}");
+    assert_eq!(err["data"]["code"], 4004);
+    assert_eq!(refused.close_code().await, Some(4004));
+
+    drop(b);
+    let admitted = eventually(PROPAGATION, || async {
+        let mut c = nodes[0].connect().await;
+        c.recv().await["event"] == "pusher:connection_established"
+    })
+    .await;
+    assert!(
+        admitted,
+        "a slot freed on node 1 was never usable on node 0"
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+}

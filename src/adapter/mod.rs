@@ -100,6 +100,16 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// Closes every socket signed in as `user_id`, cluster-wide.
     async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str);
 
+    /// Records a new local connection (already admitted by the hub's per-node quota).
+    /// Returns false when the app's `max_connections` is exceeded cluster-wide: the caller
+    /// then refuses it with 4004 and calls [`connection_closed`](Self::connection_closed).
+    async fn connection_opened(&self, _app: &Arc<AppHub>) -> bool {
+        true
+    }
+
+    /// Records that a local connection went away (already removed from the hub).
+    async fn connection_closed(&self, _app: &Arc<AppHub>) {}
+
     /// Remembers the last event of a cache channel for `ttl`, cluster-wide.
     async fn cache_set(
         &self,

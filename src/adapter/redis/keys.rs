@@ -16,6 +16,8 @@
 //! {P}:{app}:users              hash user id -> cluster-wide signed-in sockets
 //! {P}:{app}:uown:{instance}    hash user id -> that instance's signed-in sockets
 //! {P}:{app}:cache:{channel}    last event of a cache channel (PX cache_ttl)
+//! {P}:{app}:conns              hash "n" -> cluster-wide connections (apps with a quota)
+//! {P}:{app}:cown:{instance}    hash "n" -> that instance's connections
 //! P:{app}:ch:{channel}         sharded pub/sub: broadcasts to the channel
 //! P:{app}:ctl                  sharded pub/sub: terminate-user and watchlist notices
 //! ```
@@ -98,6 +100,14 @@ impl Keys {
 
     pub fn own_users(&self, app: &str, instance: &str) -> String {
         format!("{}{app}:uown:{instance}", self.tagged)
+    }
+
+    pub fn connections(&self, app: &str) -> String {
+        format!("{}{app}:conns", self.tagged)
+    }
+
+    pub fn own_connections(&self, app: &str, instance: &str) -> String {
+        format!("{}{app}:cown:{instance}", self.tagged)
     }
 
     pub fn cache(&self, app: &str, channel: &str) -> String {

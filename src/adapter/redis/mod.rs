@@ -21,6 +21,7 @@ pub mod keys;
 pub mod locks;
 pub mod presence;
 pub mod pubsub;
+pub mod quota;
 pub mod reaper;
 pub mod rebuild;
 pub mod scripts;
@@ -64,6 +65,8 @@ pub struct Shared {
     /// Per channel: the connection generation its topic is subscribed on (0: none).
     pub channel_locks: KeyedLocks<u64>,
     pub user_locks: KeyedLocks<()>,
+    /// Per app with a connection quota.
+    pub connection_locks: KeyedLocks<()>,
     pub heartbeat: Duration,
     pub node_timeout: Duration,
     pub token: CancellationToken,
@@ -104,6 +107,7 @@ impl RedisAdapter {
             scripts: Scripts::load(),
             channel_locks: KeyedLocks::default(),
             user_locks: KeyedLocks::default(),
+            connection_locks: KeyedLocks::default(),
             heartbeat: config.redis_heartbeat,
             node_timeout: config.node_timeout,
             token: CancellationToken::new(),
@@ -344,6 +348,24 @@ impl Adapter for RedisAdapter {
     async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str) {
         pubsub::terminate_local(app, user_id);
         pubsub::control_remote(&self.shared, app, Kind::Terminate, user_id, b"").await;
+    }
+
+    async fn connection_opened(&self, app: &Arc<AppHub>) -> bool {
+        match quota::sync(&self.shared, app).await {
+            Ok(Some(total)) => total <= app.config.max_connections.unwrap_or(u32::MAX) as usize,
+            Ok(None) => true,
+            // The hub's per-node quota already applied; without Redis that is all we know.
+            Err(e) => {
+                degraded("connection quota", &e);
+                true
+            }
+        }
+    }
+
+    async fn connection_closed(&self, app: &Arc<AppHub>) {
+        if let Err(e) = quota::sync(&self.shared, app).await {
+            degraded("connection quota", &e);
+        }
     }
 
     async fn cache_set(

@@ -34,6 +34,7 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
     for app in shared.hub.apps() {
         let id = &app.config.id;
         pubsub::subscribe_always(shared, shared.keys.control_topic(id)).await?;
+        super::quota::sync(shared, app).await?;
 
         let own = shared.keys.own_counts(id, &shared.instance);
         let own_presence = shared.keys.own_presence(id, &shared.instance);

@@ -1,5 +1,5 @@
--- Removes a dead node's share of one app's state: its subscription counts, its presence
--- sockets and its signed-in users. Does nothing if the node's heartbeat is back (it
+-- Removes a dead node's share of one app's state: its subscription counts, its connection
+-- count, its presence sockets and its signed-in users. Does nothing if the node's heartbeat is back (it
 -- then rebuilds its share itself), so a reap can never undo a live node's state.
 -- KEYS[1] the dead node's heartbeat key
 -- ARGV[1] the app's key prefix ("{prefix}:app:"), ARGV[2] the dead instance id
@@ -22,6 +22,19 @@ for i = 1, #shares, 2 do
   end
 end
 redis.call('DEL', own)
+
+local cown = p .. 'cown:' .. inst
+local conns = p .. 'conns'
+local mine = tonumber(redis.call('HGET', cown, 'n') or '0')
+if mine > 0 then
+  local left = tonumber(redis.call('HGET', conns, 'n') or '0') - mine
+  if left > 0 then
+    redis.call('HSET', conns, 'n', left)
+  else
+    redis.call('HDEL', conns, 'n')
+  end
+end
+redis.call('DEL', cown)
 
 local removed = {}
 local pown = p .. 'pown:' .. inst
