@@ -64,6 +64,8 @@ pub struct ServeArgs {
     pub redis_url: Option<String>,
     /// Audit store: sqlite://PATH [env: HERALD_AUDIT_URL; default sqlite://./data/herald-audit.db].
     #[arg(long)]
+    pub redis_prefix: Option<String>,
+    #[arg(long)]
     pub audit_url: Option<String>,
     /// durable (default), async or off [env: HERALD_AUDIT_MODE].
     #[arg(long)]
@@ -81,6 +83,7 @@ impl ServeArgs {
             app_key: self.app_key.clone(),
             app_secret: self.app_secret.clone(),
             redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
             audit_url: self.audit_url.clone(),
             audit_mode: self.audit_mode.clone(),
             ..Layer::default()

@@ -4,16 +4,20 @@
 //! directly, so a multi-node adapter fits without reshaping the hub or its callers.
 //!
 //! [`LocalAdapter`] is the single-node implementation: the cluster is this node.
+//! [`RedisAdapter`] joins several nodes through Redis (selected by `HERALD_REDIS_URL`).
 
 mod local;
+pub mod redis;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use local::LocalAdapter;
+pub use redis::RedisAdapter;
 
-use crate::hub::{AppHub, ChannelSummary, Frame, PresenceMember, SocketId};
+use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, PresenceMember, SocketId};
 
 /// Outcome of a presence join, decided cluster-wide.
 #[derive(Debug, Clone)]
@@ -96,8 +100,44 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// Closes every socket signed in as `user_id`, cluster-wide.
     async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str);
 
+    /// Records a new local connection (already admitted by the hub's per-node quota).
+    /// Returns false when the app's `max_connections` is exceeded cluster-wide: the caller
+    /// then refuses it with 4004 and calls [`connection_closed`](Self::connection_closed).
+    async fn connection_opened(&self, _app: &Arc<AppHub>) -> bool {
+        true
+    }
+
+    /// Records that a local connection went away (already removed from the hub).
+    async fn connection_closed(&self, _app: &Arc<AppHub>) {}
+
+    /// Remembers the last event of a cache channel for `ttl`, cluster-wide.
+    async fn cache_set(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        event: &str,
+        data: &str,
+        ttl: Duration,
+    ) {
+        app.cache_event(channel, event, data, ttl);
+    }
+
+    /// The last event of a cache channel, if still fresh, from anywhere in the cluster.
+    async fn cache_get(&self, app: &Arc<AppHub>, channel: &str) -> Option<CachedEvent> {
+        app.cached_event(channel)
+    }
+
     /// Whether the adapter can reach its backing store (always true for the local one).
     fn is_healthy(&self) -> bool {
         true
     }
+
+    /// Why the adapter is not healthy, for `/ready` and the logs.
+    fn health_reason(&self) -> Option<String> {
+        None
+    }
+
+    /// Stops background work and withdraws this node from the cluster. Called once, after
+    /// every connection has been closed and cleaned up.
+    async fn shutdown(&self) {}
 }

@@ -24,6 +24,8 @@ pub struct Layer {
     pub node_id: Option<String>,
     pub redis_url: Option<String>,
     pub redis_prefix: Option<String>,
+    pub redis_heartbeat: Option<String>,
+    pub node_timeout: Option<String>,
     pub audit_url: Option<String>,
     pub audit_mode: Option<String>,
     pub audit_on_unavailable: Option<String>,
@@ -64,6 +66,8 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         node_id: get(&["HERALD_NODE_ID"]),
         redis_url: get(&["HERALD_REDIS_URL"]),
         redis_prefix: get(&["HERALD_REDIS_PREFIX", "SOKETI_DB_REDIS_KEY_PREFIX"]),
+        redis_heartbeat: get(&["HERALD_REDIS_HEARTBEAT"]),
+        node_timeout: get(&["HERALD_NODE_TIMEOUT"]),
         audit_url: get(&["HERALD_AUDIT_URL"]),
         audit_mode: get(&["HERALD_AUDIT_MODE"]),
         audit_on_unavailable: get(&["HERALD_AUDIT_ON_UNAVAILABLE"]),
@@ -287,6 +291,45 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             ));
         }
     }
+    let redis_prefix = pick!(layers, redis_prefix).unwrap_or_else(|| "herald".to_owned());
+    // Braces would break the hash tags that keep an app's keys in one Redis Cluster slot.
+    if redis_prefix.is_empty()
+        || !redis_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        return Err(ConfigError::invalid(
+            "redis_prefix (HERALD_REDIS_PREFIX)",
+            format!("{redis_prefix:?} may contain only letters, digits, -, _, . and :"),
+        ));
+    }
+    let redis_heartbeat = secs(
+        "redis_heartbeat (HERALD_REDIS_HEARTBEAT)",
+        pick!(layers, redis_heartbeat),
+        3,
+    )?;
+    let node_timeout = secs(
+        "node_timeout (HERALD_NODE_TIMEOUT)",
+        pick!(layers, node_timeout),
+        10,
+    )?;
+    if node_timeout < redis_heartbeat * 2 {
+        return Err(ConfigError::invalid(
+            "node_timeout (HERALD_NODE_TIMEOUT)",
+            format!(
+                "must be at least twice redis_heartbeat ({}s), got {}s",
+                redis_heartbeat.as_secs(),
+                node_timeout.as_secs()
+            ),
+        ));
+    }
+    let node_id = pick!(layers, node_id).unwrap_or_else(default_node_id);
+    if node_id.is_empty() || node_id.len() > 100 || node_id.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            "node_id (HERALD_NODE_ID)",
+            "must be 1 to 100 printable characters",
+        ));
+    }
     let trusted_proxies = match pick!(layers, trusted_proxies) {
         None => Vec::new(),
         Some(list) => list
@@ -308,10 +351,12 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         host,
         port,
         metrics_port,
-        node_id: pick!(layers, node_id).unwrap_or_else(default_node_id),
+        node_id,
         apps,
         redis_url,
-        redis_prefix: pick!(layers, redis_prefix).unwrap_or_else(|| "herald".to_owned()),
+        redis_prefix,
+        redis_heartbeat,
+        node_timeout,
         audit_url,
         audit_mode,
         audit_on_unavailable,
@@ -502,6 +547,14 @@ mod tests {
         assert!(err.to_string().contains("activity_timeout"), "{err}");
         let err = resolve(&[env(&[("HERALD_REDIS_URL", "localhost:6379")])]).unwrap_err();
         assert!(err.to_string().contains("HERALD_REDIS_URL"), "{err}");
+        let err = resolve(&[env(&[("HERALD_REDIS_PREFIX", "a{b}")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_REDIS_PREFIX"), "{err}");
+        let err = resolve(&[env(&[
+            ("HERALD_REDIS_HEARTBEAT", "5"),
+            ("HERALD_NODE_TIMEOUT", "6"),
+        ])])
+        .unwrap_err();
+        assert!(err.to_string().contains("HERALD_NODE_TIMEOUT"), "{err}");
         let err = resolve(&[env(&[("HERALD_APP_CLIENT_EVENTS", "maybe")])]).unwrap_err();
         assert!(
             err.to_string().contains("HERALD_APP_CLIENT_EVENTS"),

@@ -41,6 +41,11 @@ pub struct Config {
     /// Set ⇒ several nodes share state through Redis.
     pub redis_url: Option<String>,
     pub redis_prefix: String,
+    /// How often a clustered node refreshes its heartbeat and looks for dead nodes.
+    pub redis_heartbeat: Duration,
+    /// How long a silent node counts as alive; after it, its share of the cluster state
+    /// (counts, presence members, signed-in users) is removed by the survivors.
+    pub node_timeout: Duration,
     pub audit_url: String,
     pub audit_mode: AuditMode,
     /// Whether a trigger the recorder cannot record is refused (503) or delivered anyway.

@@ -104,7 +104,7 @@ pub async fn show(
                         "Cannot retrieve the cache unless the channel is a cache channel",
                     ));
                 }
-                let cache = app.cached_event(&channel).map(|c| {
+                let cache = state.adapter.cache_get(app, &channel).await.map(|c| {
                     let ttl = c
                         .expires_at
                         .saturating_duration_since(std::time::Instant::now())

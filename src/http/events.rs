@@ -171,7 +171,16 @@ async fn publish(state: &AppState, app: &Arc<AppHub>, event: &Prepared) {
     for channel in &event.channels {
         let encoded = frame::event(&event.name, Some(channel), Some(&event.data), None);
         if is_cache_channel(channel) {
-            app.cache_event(channel, &event.name, &event.data, state.config.cache_ttl);
+            state
+                .adapter
+                .cache_set(
+                    app,
+                    channel,
+                    &event.name,
+                    &event.data,
+                    state.config.cache_ttl,
+                )
+                .await;
         }
         state
             .adapter

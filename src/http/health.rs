@@ -20,11 +20,13 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         );
     }
     if !state.adapter.is_healthy() {
+        let reason = state
+            .adapter
+            .health_reason()
+            .unwrap_or_else(|| "the cluster adapter cannot reach its backing store".to_owned());
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({ "ready": false, "reason": "the cluster adapter cannot reach its backing store" }),
-            ),
+            Json(json!({ "ready": false, "reason": reason })),
         );
     }
     (StatusCode::OK, Json(json!({ "ready": true })))

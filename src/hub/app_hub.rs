@@ -236,6 +236,23 @@ impl AppHub {
             .unwrap_or_default()
     }
 
+    /// How many sockets `user_id` has in presence `channel` on this node, and the
+    /// `user_info` it joined with (`None` when the user is not a member here).
+    pub fn presence_member(
+        &self,
+        channel: &str,
+        user_id: &str,
+    ) -> Option<(usize, Option<Box<RawValue>>)> {
+        let ch = self.channels.get(channel)?;
+        let member = ch.roster.as_ref()?.member(user_id)?;
+        Some((member.socket_count(), member.info.clone()))
+    }
+
+    /// Names of the channels with local subscribers.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.channels.iter().map(|e| e.key().clone()).collect()
+    }
+
     /// `subscription_succeeded` data of a presence channel's current roster.
     pub fn presence_data(&self, channel: &str) -> String {
         let ch = self.channels.get(channel);
@@ -293,6 +310,16 @@ impl AppHub {
             .get(user_id)
             .map(|s| s.clone())
             .unwrap_or_default()
+    }
+
+    /// Sockets signed in as `user_id` on this node.
+    pub fn user_socket_count(&self, user_id: &str) -> usize {
+        self.users.get(user_id).map_or(0, |s| s.len())
+    }
+
+    /// Users with at least one signed-in socket on this node.
+    pub fn signed_in_user_ids(&self) -> Vec<String> {
+        self.users.iter().map(|e| e.key().clone()).collect()
     }
 
     pub fn is_user_online(&self, user_id: &str) -> bool {

@@ -16,6 +16,13 @@ pub struct Member {
     sockets: Vec<SocketId>,
 }
 
+impl Member {
+    /// Sockets of this user in the channel (on this node).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
 /// The members of one presence channel.
 #[derive(Debug, Default, Clone)]
 pub struct Roster {
@@ -61,6 +68,11 @@ impl Roster {
         } else {
             false
         }
+    }
+
+    /// A member and how many sockets they have in this channel on this node.
+    pub fn member(&self, user_id: &str) -> Option<&Member> {
+        self.members.get(user_id)
     }
 
     pub fn contains(&self, user_id: &str) -> bool {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use state::{AppState, Shared};
 
-use crate::adapter::{Adapter, LocalAdapter};
+use crate::adapter::{Adapter, LocalAdapter, RedisAdapter};
 use crate::audit::AuditSink;
 use crate::config::{AuditMode, Config};
 use crate::http;
@@ -32,7 +32,10 @@ pub struct Node {
 pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
     let config = Arc::new(config);
     let hub = Arc::new(Hub::new(&config.apps));
-    let adapter: Arc<dyn Adapter> = Arc::new(LocalAdapter);
+    let adapter: Arc<dyn Adapter> = match &config.redis_url {
+        Some(_) => Arc::new(RedisAdapter::start(&config, hub.clone()).await?),
+        None => Arc::new(LocalAdapter),
+    };
     let background = CancellationToken::new();
     let (audit, audit_writer, audit_reader) = match config.audit_mode {
         AuditMode::Off => (AuditSink::off(), None, None),
@@ -137,6 +140,8 @@ pub async fn run(
             open = state.hub.connection_count(),
         ),
     }
+    // Only now: the sessions' cleanup above still told the cluster that they left.
+    state.adapter.shutdown().await;
     drop(state);
     node.finish().await;
     tracing::info!(message = "Background tasks stopped.");

@@ -35,14 +35,23 @@ pub async fn run(mut socket: WebSocket, state: AppState, request: ConnectRequest
             return refuse(socket, code, &message).await;
         }
     };
-    let Some((handle, mut inbox)) = app.connect(state.config.connection_queue_capacity) else {
-        let message = format!(
+    let quota_message = || {
+        format!(
             "Application is over connection quota ({} connections)",
             app.config.max_connections.unwrap_or(0)
-        );
-        METRICS.connections_refused.inc();
-        return refuse(socket, CloseCode::OverConnectionQuota, &message).await;
+        )
     };
+    let Some((handle, mut inbox)) = app.connect(state.config.connection_queue_capacity) else {
+        METRICS.connections_refused.inc();
+        return refuse(socket, CloseCode::OverConnectionQuota, &quota_message()).await;
+    };
+    // The hub checked this node's count; the adapter checks the cluster's.
+    if !state.adapter.connection_opened(&app).await {
+        app.disconnect(handle.socket_id());
+        state.adapter.connection_closed(&app).await;
+        METRICS.connections_refused.inc();
+        return refuse(socket, CloseCode::OverConnectionQuota, &quota_message()).await;
+    }
     METRICS.connections_opened.inc();
     let established = frame::connection_established(
         &handle.socket_id().to_string(),

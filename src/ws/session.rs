@@ -99,6 +99,7 @@ impl Session {
         }
         self.sign_out().await;
         self.app.disconnect(self.socket_id());
+        self.state.adapter.connection_closed(&self.app).await;
     }
 
     /// Publishes `pusher_internal:subscription_count` when the app opted in.

@@ -107,7 +107,7 @@ impl Session {
         out.push(frame::subscription_succeeded(channel, &data));
 
         if is_cache_channel(channel) {
-            match self.app.cached_event(channel) {
+            match self.state.adapter.cache_get(&self.app, channel).await {
                 Some(cached) => out.push(frame::event(
                     &cached.event,
                     Some(channel),

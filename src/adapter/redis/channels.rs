@@ -1,0 +1,130 @@
+//! Subscriptions and subscription counts: keeping this node's pub/sub subscription and its
+//! share of each channel's count in step with the local hub, and answering the channel
+//! queries of the HTTP API from the cluster-wide state.
+
+use std::sync::Arc;
+
+use redis::Value;
+
+use super::Shared;
+use super::connection::LinkError;
+use super::locks;
+use super::pubsub;
+use crate::hub::{AppHub, ChannelSummary};
+
+/// Brings Redis in line with the local hub for `channel`: subscribes to its topic while it
+/// has local subscribers (waiting for the confirmation), unsubscribes once it has none,
+/// and stores this node's subscriber count. Returns the cluster-wide count.
+pub async fn sync(shared: &Shared, app: &Arc<AppHub>, channel: &str) -> Result<usize, LinkError> {
+    let key = locks::key(&app.config.id, channel);
+    let lock = shared.channel_locks.get(&key);
+    let result = async {
+        let mut subscribed_gen = lock.lock().await;
+        let conns = shared.link.conns()?;
+        let local = app.subscription_count(channel);
+        let topic = shared.keys.channel_topic(&app.config.id, channel);
+        let subscription =
+            pubsub::set_subscribed(shared, &conns, topic, local > 0, &mut subscribed_gen);
+        let count = set_count(shared, app, channel, local);
+        let (subscription, count) = tokio::join!(subscription, count);
+        subscription?;
+        count
+    }
+    .await;
+    let generation = shared.link.generation();
+    shared
+        .channel_locks
+        .release(&key, lock, |g| *g != generation || generation == 0);
+    result
+}
+
+async fn set_count(
+    shared: &Shared,
+    app: &AppHub,
+    channel: &str,
+    local: usize,
+) -> Result<usize, LinkError> {
+    let id = &app.config.id;
+    let mut invocation = shared.scripts.set_count.prepare_invoke();
+    invocation
+        .key(shared.keys.counts(id))
+        .key(shared.keys.own_counts(id, &shared.instance))
+        .arg(channel)
+        .arg(local);
+    let total: i64 = shared
+        .link
+        .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .await?;
+    Ok(total.max(0) as usize)
+}
+
+/// Cluster-wide subscription count of one channel.
+pub async fn count(shared: &Shared, app: &AppHub, channel: &str) -> Result<usize, LinkError> {
+    let key = shared.keys.counts(&app.config.id);
+    let n: Option<i64> = shared
+        .link
+        .call(|mut c| async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg(channel)
+                .query_async(&mut c)
+                .await
+        })
+        .await?;
+    Ok(n.unwrap_or(0).max(0) as usize)
+}
+
+/// Occupied channels starting with `prefix`, cluster-wide, in one round trip.
+pub async fn list(
+    shared: &Shared,
+    app: &AppHub,
+    prefix: &str,
+) -> Result<Vec<ChannelSummary>, LinkError> {
+    let id = &app.config.id;
+    let mut invocation = shared.scripts.channels.prepare_invoke();
+    invocation
+        .key(shared.keys.counts(id))
+        .arg(prefix)
+        .arg(shared.keys.members_prefix(id));
+    let flat: Vec<Value> = shared
+        .link
+        .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+        .await?;
+    let mut out = Vec::with_capacity(flat.len() / 3);
+    for row in flat.chunks_exact(3) {
+        let (Some(name), Some(subs), Some(users)) =
+            (as_string(&row[0]), as_int(&row[1]), as_int(&row[2]))
+        else {
+            continue;
+        };
+        out.push(ChannelSummary {
+            name,
+            subscription_count: subs.max(0) as usize,
+            user_count: (users >= 0).then_some(users as usize),
+        });
+    }
+    Ok(out)
+}
+
+pub fn as_string(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+pub fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        _ => as_string(v).and_then(|s| s.parse().ok()),
+    }
+}
+
+/// A Lua array of strings.
+pub fn as_strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().filter_map(as_string).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,40 @@
+-- Sets how many sockets one user has in a presence channel on one node (absolute), and
+-- decides cluster-wide whether the user just joined (first socket anywhere) or left (last
+-- socket anywhere).
+-- KEYS[1] members hash (user -> user_info JSON), KEYS[2] sockets hash (user -> total
+-- sockets in the cluster), KEYS[3] this node's own hash ("channel\nuser" -> n)
+-- ARGV[1] channel, ARGV[2] user id, ARGV[3] n, ARGV[4] user_info JSON, ARGV[5] '1' to
+-- also return the roster
+-- Returns {change, roster?}: change 1 = member_added due, -1 = member_removed due, 0 none.
+local field = ARGV[1] .. '\n' .. ARGV[2]
+local user = ARGV[2]
+local n = tonumber(ARGV[3])
+local old = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+local before = tonumber(redis.call('HGET', KEYS[2], user) or '0')
+local after = before + n - old
+if n > 0 then
+  redis.call('HSET', KEYS[3], field, n)
+else
+  redis.call('HDEL', KEYS[3], field)
+end
+local change = 0
+if after > 0 then
+  redis.call('HSET', KEYS[2], user, after)
+  -- The latest user_info wins, as with Pusher.
+  if n > 0 then
+    redis.call('HSET', KEYS[1], user, ARGV[4])
+  end
+  if before <= 0 then
+    change = 1
+  end
+else
+  redis.call('HDEL', KEYS[2], user)
+  redis.call('HDEL', KEYS[1], user)
+  if before > 0 then
+    change = -1
+  end
+end
+if ARGV[5] == '1' then
+  return {change, redis.call('HGETALL', KEYS[1])}
+end
+return {change}

@@ -1,0 +1,475 @@
+//! The Redis adapter: several herald nodes behave as one.
+//!
+//! - **Fan-out**: a publish is delivered to local subscribers at once, then sent once over
+//!   Redis sharded pub/sub as the already-encoded frame; only nodes with local subscribers
+//!   to the channel are subscribed to its topic ([`pubsub`]).
+//! - **State**: subscription counts, presence members and signed-in users live in Redis,
+//!   each node owning its share under its instance id so a dead node's share can be removed
+//!   ([`channels`], [`presence`], [`users`], scripts in `lua/`).
+//! - **Failure**: heartbeats and a reaper remove dead nodes' state ([`heartbeat`],
+//!   [`reaper`]); a lost Redis connection never stops local delivery, and on reconnect the
+//!   node rebuilds its share from its hub ([`connection`], [`rebuild`]).
+//!
+//! Every cluster-wide write is an *absolute* write of the local hub's value, made under a
+//! per-channel or per-user async lock: a retry, a rebuild or a race can never double-count.
+
+pub mod channels;
+pub mod connection;
+pub mod envelope;
+pub mod heartbeat;
+pub mod keys;
+pub mod locks;
+pub mod presence;
+pub mod pubsub;
+pub mod quota;
+pub mod reaper;
+pub mod rebuild;
+pub mod scripts;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use herald_protocol::frame;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::connection::{Link, LinkError};
+use self::envelope::Kind;
+use self::keys::Keys;
+use self::locks::KeyedLocks;
+use self::presence::Change;
+use self::scripts::Scripts;
+use super::local::TERMINATED_REASON;
+use super::{Adapter, PresenceJoin};
+use crate::config::Config;
+use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, Hub, PresenceMember, SocketId};
+
+/// How long startup waits for the first connection before serving anyway (unready).
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for background tasks.
+const STOP_WAIT: Duration = Duration::from_secs(3);
+
+/// Everything the adapter's parts share.
+pub struct Shared {
+    /// This process's id in the cluster: the node id plus a random suffix, so a node that
+    /// restarts under the same id is never mistaken for its dead predecessor.
+    pub instance: String,
+    pub node_id: String,
+    pub keys: Keys,
+    pub hub: Arc<Hub>,
+    pub link: Link,
+    pub scripts: Scripts,
+    /// Per channel: the connection generation its topic is subscribed on (0: none).
+    pub channel_locks: KeyedLocks<u64>,
+    pub user_locks: KeyedLocks<()>,
+    /// Per app with a connection quota.
+    pub connection_locks: KeyedLocks<()>,
+    pub heartbeat: Duration,
+    pub node_timeout: Duration,
+    pub token: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("instance", &self.instance)
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The adapter used when `HERALD_REDIS_URL` is set.
+#[derive(Debug)]
+pub struct RedisAdapter {
+    shared: Arc<Shared>,
+}
+
+impl RedisAdapter {
+    /// Starts the background tasks (connection supervisor, heartbeat, reaper) and waits up
+    /// to a few seconds for the first connection; the node serves either way, unready
+    /// until Redis is reachable.
+    pub async fn start(config: &Config, hub: Arc<Hub>) -> anyhow::Result<Self> {
+        let url = config.redis_url.as_deref().unwrap_or_default();
+        let link = Link::new(url).map_err(|e| {
+            anyhow::anyhow!("Invalid configuration: redis_url (HERALD_REDIS_URL): {e}")
+        })?;
+        let instance = format!("{}:{:08x}", config.node_id, rand::random::<u32>());
+        let shared = Arc::new(Shared {
+            instance,
+            node_id: config.node_id.clone(),
+            keys: Keys::new(&config.redis_prefix),
+            hub,
+            link,
+            scripts: Scripts::load(),
+            channel_locks: KeyedLocks::default(),
+            user_locks: KeyedLocks::default(),
+            connection_locks: KeyedLocks::default(),
+            heartbeat: config.redis_heartbeat,
+            node_timeout: config.node_timeout,
+            token: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        shared.tasks.spawn(connection::supervise(shared.clone()));
+        shared.tasks.spawn(heartbeat::run(shared.clone()));
+        shared.tasks.spawn(reaper::run(shared.clone()));
+        tracing::info!(
+            message = "Cluster mode: sharing state through Redis.",
+            url = %shared.link.url(),
+            prefix = %config.redis_prefix,
+            instance = %shared.instance,
+        );
+        let deadline = Instant::now() + STARTUP_WAIT;
+        while !shared.link.is_healthy() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !shared.link.is_healthy() {
+            tracing::warn!(
+                message = "Redis not reachable yet: serving local connections, /ready says 503 until it is.",
+                reason = %shared.link.reason(),
+            );
+        }
+        Ok(Self { shared })
+    }
+
+    /// This process's instance id (node id + random suffix).
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+}
+
+impl Drop for RedisAdapter {
+    fn drop(&mut self) {
+        self.shared.token.cancel();
+    }
+}
+
+/// `pusher_internal:member_added`, as the WebSocket layer sends it.
+pub fn member_added_frame(channel: &str, user_id: &str, info: Option<&RawValue>) -> Frame {
+    let info = info
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok())
+        .unwrap_or_default();
+    let data = serde_json::json!({ "user_id": user_id, "user_info": info }).to_string();
+    Frame::from(frame::event(
+        "pusher_internal:member_added",
+        Some(channel),
+        Some(&data),
+        None,
+    ))
+}
+
+/// `pusher_internal:member_removed`, as the WebSocket layer sends it.
+pub fn member_removed_frame(channel: &str, user_id: &str) -> Frame {
+    let data = serde_json::json!({ "user_id": user_id }).to_string();
+    Frame::from(frame::event(
+        "pusher_internal:member_removed",
+        Some(channel),
+        Some(&data),
+        None,
+    ))
+}
+
+/// Logs a Redis failure that made the adapter fall back to this node's own view.
+fn degraded(what: &str, error: &LinkError) {
+    tracing::debug!(message = "Redis unavailable; answering from this node only.", what, %error);
+}
+
+#[async_trait]
+impl Adapter for RedisAdapter {
+    async fn publish(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        frame: Frame,
+        except: Option<SocketId>,
+    ) {
+        // Local subscribers first and unconditionally: Redis being slow or gone never
+        // delays or stops them.
+        app.deliver(channel, &frame, except);
+        pubsub::broadcast_remote(&self.shared, app, channel, &frame, except).await;
+    }
+
+    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
+        channels::sync(&self.shared, app, channel)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("subscribe", &e);
+                app.subscription_count(channel)
+            })
+    }
+
+    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
+        channels::sync(&self.shared, app, channel)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("unsubscribe", &e);
+                app.subscription_count(channel)
+            })
+    }
+
+    async fn presence_joined(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        member: &PresenceMember,
+        _socket: SocketId,
+        first_local_socket: bool,
+    ) -> PresenceJoin {
+        match presence::sync_member(&self.shared, app, channel, &member.user_id, true).await {
+            Ok((change, Some(presence_data))) => PresenceJoin {
+                member_added: change == Change::Joined,
+                presence_data,
+            },
+            other => {
+                if let Err(e) = other {
+                    degraded("presence join", &e);
+                }
+                PresenceJoin {
+                    member_added: first_local_socket,
+                    presence_data: app.presence_data(channel),
+                }
+            }
+        }
+    }
+
+    async fn presence_left(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        user_id: &str,
+        _socket: SocketId,
+        last_local_socket: bool,
+    ) -> bool {
+        match presence::sync_member(&self.shared, app, channel, user_id, false).await {
+            Ok((change, _)) => change == Change::Left,
+            Err(e) => {
+                degraded("presence leave", &e);
+                last_local_socket
+            }
+        }
+    }
+
+    async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
+        channels::count(&self.shared, app, channel)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("subscription_count", &e);
+                app.subscription_count(channel)
+            })
+    }
+
+    async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
+        presence::user_count(&self.shared, app, channel)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("user_count", &e);
+                app.user_count(channel)
+            })
+    }
+
+    async fn presence_user_ids(&self, app: &Arc<AppHub>, channel: &str) -> Vec<String> {
+        presence::user_ids(&self.shared, app, channel)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("presence users", &e);
+                app.presence_user_ids(channel)
+            })
+    }
+
+    async fn channels(&self, app: &Arc<AppHub>, prefix: &str) -> Vec<ChannelSummary> {
+        channels::list(&self.shared, app, prefix)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("channels", &e);
+                app.channel_summaries(prefix)
+            })
+    }
+
+    async fn user_signed_in(
+        &self,
+        app: &Arc<AppHub>,
+        user_id: &str,
+        _socket: SocketId,
+        first_local: bool,
+    ) -> bool {
+        match users::sync_user(&self.shared, app, user_id).await {
+            Ok(change) => change == 1,
+            Err(e) => {
+                degraded("sign-in", &e);
+                first_local
+            }
+        }
+    }
+
+    async fn user_signed_out(
+        &self,
+        app: &Arc<AppHub>,
+        user_id: &str,
+        _socket: SocketId,
+        last_local: bool,
+    ) -> bool {
+        match users::sync_user(&self.shared, app, user_id).await {
+            Ok(change) => change == -1,
+            Err(e) => {
+                degraded("sign-out", &e);
+                last_local
+            }
+        }
+    }
+
+    async fn online_users(&self, app: &Arc<AppHub>, user_ids: &[String]) -> Vec<String> {
+        users::online(&self.shared, app, user_ids)
+            .await
+            .unwrap_or_else(|e| {
+                degraded("online users", &e);
+                user_ids
+                    .iter()
+                    .filter(|u| app.is_user_online(u))
+                    .cloned()
+                    .collect()
+            })
+    }
+
+    async fn notify_watchers(&self, app: &Arc<AppHub>, user_id: &str, frame: Frame) {
+        pubsub::notify_local_watchers(app, user_id, &frame);
+        pubsub::control_remote(
+            &self.shared,
+            app,
+            Kind::Watchers,
+            user_id,
+            frame.as_str().as_bytes(),
+        )
+        .await;
+    }
+
+    async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str) {
+        pubsub::terminate_local(app, user_id);
+        pubsub::control_remote(&self.shared, app, Kind::Terminate, user_id, b"").await;
+    }
+
+    async fn connection_opened(&self, app: &Arc<AppHub>) -> bool {
+        match quota::sync(&self.shared, app).await {
+            Ok(Some(total)) => total <= app.config.max_connections.unwrap_or(u32::MAX) as usize,
+            Ok(None) => true,
+            // The hub's per-node quota already applied; without Redis that is all we know.
+            Err(e) => {
+                degraded("connection quota", &e);
+                true
+            }
+        }
+    }
+
+    async fn connection_closed(&self, app: &Arc<AppHub>) {
+        if let Err(e) = quota::sync(&self.shared, app).await {
+            degraded("connection quota", &e);
+        }
+    }
+
+    async fn cache_set(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        event: &str,
+        data: &str,
+        ttl: Duration,
+    ) {
+        app.cache_event(channel, event, data, ttl);
+        let key = self.shared.keys.cache(&app.config.id, channel);
+        let value = serde_json::json!({ "event": event, "data": data }).to_string();
+        let ttl_ms = ttl.as_millis() as u64;
+        let stored = self
+            .shared
+            .link
+            .call(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .exec_async(&mut c)
+                    .await
+            })
+            .await;
+        if let Err(e) = stored {
+            degraded("cache set", &e);
+        }
+    }
+
+    async fn cache_get(&self, app: &Arc<AppHub>, channel: &str) -> Option<CachedEvent> {
+        let key = self.shared.keys.cache(&app.config.id, channel);
+        let found = self
+            .shared
+            .link
+            .call(|mut c| async move {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&key)
+                    .cmd("PTTL")
+                    .arg(&key)
+                    .query_async::<(Option<String>, i64)>(&mut c)
+                    .await
+            })
+            .await;
+        match found {
+            Ok((Some(raw), ttl_ms)) if ttl_ms > 0 => {
+                #[derive(serde::Deserialize)]
+                struct Stored {
+                    event: String,
+                    data: String,
+                }
+                let stored: Stored = serde_json::from_str(&raw).ok()?;
+                Some(CachedEvent {
+                    event: stored.event,
+                    data: stored.data,
+                    expires_at: Instant::now() + Duration::from_millis(ttl_ms as u64),
+                })
+            }
+            Ok(_) => None,
+            Err(e) => {
+                degraded("cache get", &e);
+                app.cached_event(channel)
+            }
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.shared.link.is_healthy()
+    }
+
+    fn health_reason(&self) -> Option<String> {
+        (!self.shared.link.is_healthy()).then(|| self.shared.link.reason())
+    }
+
+    async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.token.cancel();
+        shared.tasks.close();
+        if tokio::time::timeout(STOP_WAIT, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(message = "Cluster background tasks did not stop in time.");
+        }
+        // Withdraw: drop the heartbeat, then remove whatever share is left (sockets whose
+        // cleanup could not reach Redis), announcing members who thereby leave.
+        let hb = shared.keys.heartbeat(&shared.instance);
+        let withdrawn = async {
+            shared
+                .link
+                .call(|mut c| async move { redis::cmd("DEL").arg(hb).exec_async(&mut c).await })
+                .await?;
+            reaper::reap(shared, &shared.instance).await
+        }
+        .await;
+        match withdrawn {
+            Ok(()) => tracing::info!(message = "Left the cluster.", instance = %shared.instance),
+            Err(error) => tracing::warn!(
+                message = "Could not withdraw from the cluster; the survivors' reaper will remove this node's state.",
+                %error,
+            ),
+        }
+    }
+}

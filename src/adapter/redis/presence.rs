@@ -1,0 +1,107 @@
+//! Presence members cluster-wide: each node stores how many sockets each user has in each
+//! presence channel on it; the `presence_set` script turns that into "first socket
+//! anywhere" (`member_added` due) and "last socket anywhere" (`member_removed` due).
+
+use std::sync::Arc;
+
+use redis::Value;
+use serde_json::value::RawValue;
+
+use super::Shared;
+use super::channels::{as_int, as_string};
+use super::connection::LinkError;
+use super::locks;
+use crate::hub::{AppHub, presence};
+
+/// What a member sync decided, cluster-wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Joined,
+    Left,
+    None,
+}
+
+/// Brings Redis in line with the local roster for one user of a presence channel. With
+/// `want_roster`, also returns the `subscription_succeeded` data of the cluster-wide roster.
+pub async fn sync_member(
+    shared: &Shared,
+    app: &Arc<AppHub>,
+    channel: &str,
+    user_id: &str,
+    want_roster: bool,
+) -> Result<(Change, Option<String>), LinkError> {
+    let id = &app.config.id;
+    let key = locks::key(id, channel);
+    // The channel's lock: member writes are ordered with the channel's subscription writes.
+    let lock = shared.channel_locks.get(&key);
+    let result = async {
+        let _guard = lock.lock().await;
+        let (sockets, info) = app.presence_member(channel, user_id).unwrap_or((0, None));
+        let info = info.as_deref().map_or("null", RawValue::get).to_owned();
+        let mut invocation = shared.scripts.presence_set.prepare_invoke();
+        invocation
+            .key(shared.keys.members(id, channel))
+            .key(shared.keys.member_sockets(id, channel))
+            .key(shared.keys.own_presence(id, &shared.instance))
+            .arg(channel)
+            .arg(user_id)
+            .arg(sockets)
+            .arg(info)
+            .arg(if want_roster { "1" } else { "0" });
+        let reply: Vec<Value> = shared
+            .link
+            .call(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        let change = match reply.first().and_then(as_int) {
+            Some(1) => Change::Joined,
+            Some(-1) => Change::Left,
+            _ => Change::None,
+        };
+        let roster = reply.get(1).map(roster_data);
+        Ok((change, roster))
+    }
+    .await;
+    let generation = shared.link.generation();
+    shared
+        .channel_locks
+        .release(&key, lock, |g| *g != generation || generation == 0);
+    result
+}
+
+/// `subscription_succeeded` data from the flat `HGETALL` of a members hash.
+fn roster_data(flat: &Value) -> String {
+    let Value::Array(items) = flat else {
+        return presence::subscription_data(std::iter::empty());
+    };
+    let members: Vec<(String, Option<Box<RawValue>>)> = items
+        .chunks_exact(2)
+        .filter_map(|pair| {
+            let user = as_string(&pair[0])?;
+            let info = as_string(&pair[1]).and_then(|s| RawValue::from_string(s).ok());
+            Some((user, info))
+        })
+        .collect();
+    presence::subscription_data(members.iter().map(|(u, i)| (u.as_str(), i.as_deref())))
+}
+
+/// Cluster-wide member ids of a presence channel.
+pub async fn user_ids(
+    shared: &Shared,
+    app: &AppHub,
+    channel: &str,
+) -> Result<Vec<String>, LinkError> {
+    let key = shared.keys.members(&app.config.id, channel);
+    shared
+        .link
+        .call(|mut c| async move { redis::cmd("HKEYS").arg(key).query_async(&mut c).await })
+        .await
+}
+
+/// Cluster-wide member count of a presence channel.
+pub async fn user_count(shared: &Shared, app: &AppHub, channel: &str) -> Result<usize, LinkError> {
+    let key = shared.keys.members(&app.config.id, channel);
+    shared
+        .link
+        .call(|mut c| async move { redis::cmd("HLEN").arg(key).query_async(&mut c).await })
+        .await
+}
