@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use herald_audit::extract::AuditFields;
 use herald_audit::{AuditConfig, Durability};
 use tokio_util::sync::CancellationToken;
@@ -37,8 +37,12 @@ fn record(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut g = c.benchmark_group("record");
+    // One round of ROUND events per iteration, ten rounds: flat sampling keeps a run to
+    // about a minute per configuration.
     g.sample_size(10)
-        .measurement_time(Duration::from_secs(30))
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(15))
         .throughput(Throughput::Elements(ROUND));
     for (name, durability, producers, batch) in [
         ("durable_1024_callers_x1", Durability::Durable, 1024, 1),
