@@ -16,7 +16,12 @@
 //! * [`store`] is the boundary to the database: [`store::WriteStore`] and
 //!   [`store::ReadStore`]; SQLite is the only implementation today, PostgreSQL fits behind
 //!   the same traits.
+//! * Queries: every index leads with `(app_id, …, seq)`; a time range becomes a `seq` range
+//!   (see *Order and time*); channel filters and full-text searches (FTS5) are driven by
+//!   their own indexes; statistics over whole days read per-day rollups the writer keeps
+//!   in the same transaction as the events.
 //! * [`router`] serves the JSON query API; [`cli`] the `herald audit …` subcommands.
+//!   Measured figures: `BENCHMARKS.md` beside this crate.
 //!
 //! # Durability
 //!

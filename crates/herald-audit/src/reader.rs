@@ -118,7 +118,7 @@ impl AuditReader {
     }
 
     /// Streams every matching event, encoded, in `direction`. The scan runs on a blocking
-    /// thread and waits whenever the consumer is [`EXPORT_BUFFER`] chunks behind, so memory
+    /// thread and waits whenever the consumer is a few chunks behind, so memory
     /// stays constant; dropping the stream stops the scan. A failure mid-way ends the
     /// stream with an error (an HTTP client then sees a truncated transfer, never a
     /// silently short file).

@@ -1,6 +1,21 @@
 //! The audit query API, mounted by the server at `/apps/{app_id}/audit` behind its own
 //! authentication. Every handler reads `app_id` from that path and scopes every query to it;
 //! nothing here writes to the store.
+//!
+//! | route | answers |
+//! |---|---|
+//! | `GET /events` | `{"count", "next", "results": [summary…]}`, newest first |
+//! | `GET /events/{seq}` | one event in full (raw `data`, `changes`, ip, user agent, library, key) |
+//! | `GET /stats` | totals (all, today, 7 and 30 days), `by_action`, `by_model`, `by_user`, `by_channel`, `per_day`, `recent` |
+//! | `GET /users/{user}`, `GET /models/{model}`, `GET /models/{model}/objects/{object_id}` | `/events` fixed to that user / model / object, plus the `stats` of that selection |
+//! | `GET /export?format=csv\|ndjson` | every matching event, streamed, oldest first |
+//!
+//! Filters everywhere: `action`, `model` (`model_name`), `user` (`user_email`), `channel`,
+//! `event`, `object_id`, `severity`, `status`, `from` (`date_from`), `to` (`date_to`) as a
+//! date or RFC 3339, `days=N`, `q` (`search`) full text. Lists: `ordering` (`time`, `-time`,
+//! `seq`, `-seq`; time and seq are the same order), `limit` (1–1000, default 50), `cursor`
+//! (the `next` of the previous page). Stats: `top`, `recent`. Unknown or malformed
+//! parameters get `400 {"error", "parameter"}`; Pusher's signing parameters are ignored.
 
 mod activity;
 mod error;
