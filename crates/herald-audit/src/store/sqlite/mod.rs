@@ -83,8 +83,10 @@ impl SqliteTarget {
         }
         // A checkpoint copies every page changed since the last one into the database file.
         // Index pages are rewritten by many consecutive batches, so checkpointing every
-        // ~40 MB of WAL instead of SQLite's default 4 MB copies each page once instead of
-        // many times (measured: about a third less I/O when recording).
+        // ~200 MB of WAL instead of SQLite's default 4 MB copies each page once instead of
+        // many times (measured at 300k events: 15.8 KB written per event instead of 19.3 at
+        // 40 MB, and far more at 4 MB). The cost is a WAL file of up to ~200 MB and, after a
+        // crash, reading it back once at open.
         //
         // FULL fsyncs the WAL at every commit: power-loss durable. NORMAL only writes it to
         // the OS, which survives the process being killed but not the machine crashing.
@@ -96,7 +98,7 @@ impl SqliteTarget {
             "PRAGMA synchronous = {sync};
              PRAGMA cache_size = -65536;
              PRAGMA temp_store = MEMORY;
-             PRAGMA wal_autocheckpoint = 10000;"
+             PRAGMA wal_autocheckpoint = 50000;"
         ))?;
         schema::migrate(&conn)?;
         Ok(conn)
