@@ -296,15 +296,20 @@ async fn a_slow_client_is_dropped_without_slowing_the_others() {
     // The fast client reads each batch before the next is sent, so it never has more than
     // one batch outstanding, however loaded the machine is; the slow one reads nothing.
     for _ in 0..REQUESTS {
-        let (status, body) = api.post("/apps/1/batch_events", &json!({ "batch": batch })).await;
+        let (status, body) = api
+            .post("/apps/1/batch_events", &json!({ "batch": batch }))
+            .await;
         assert_eq!(status, 200, "{body}");
         for _ in 0..10 {
             assert_eq!(fast.recv().await["event"], "e");
         }
     }
     assert_eq!(
-        api.get_json("/apps/1/channels/audit-channel", &[("info", "subscription_count")])
-            .await["subscription_count"],
+        api.get_json(
+            "/apps/1/channels/audit-channel",
+            &[("info", "subscription_count")]
+        )
+        .await["subscription_count"],
         1,
         "the slow client was unsubscribed while the fast one stays"
     );
