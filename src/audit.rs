@@ -1,29 +1,14 @@
-//! The trigger API's side of the audit recorder: what it hands over for each accepted event,
-//! and how a recorder failure becomes an HTTP answer. The recorder itself (store, single
+//! The trigger API's side of the audit recorder: handing over accepted events
+//! (`herald_audit::NewEvent`s) and turning a recorder failure into an HTTP answer. The recorder itself (store, single
 //! writer, query API, export) is the `herald-audit` crate; it never touches sockets.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use herald_audit::{AuditRecorder, NewEvent, RecordError, UnavailablePolicy};
 
 use crate::http::ApiError;
 use crate::hub::AppHub;
 use crate::metrics::METRICS;
-
-/// One accepted event, as the trigger API saw it.
-#[derive(Debug, Clone)]
-pub struct TriggeredEvent {
-    pub name: String,
-    pub channels: Vec<String>,
-    pub data: String,
-    pub socket_id: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub library: Option<String>,
-    pub auth_key: String,
-    pub idempotency_key: Option<String>,
-}
 
 /// Where accepted events go before they are published.
 #[derive(Clone, Default)]
@@ -58,33 +43,13 @@ impl AuditSink {
     pub async fn record(
         &self,
         app: &Arc<AppHub>,
-        events: Vec<TriggeredEvent>,
+        events: Vec<NewEvent>,
     ) -> Result<Vec<bool>, ApiError> {
         let Some(recorder) = &self.recorder else {
             return Ok(vec![true; events.len()]);
         };
         let count = events.len();
-        let received_at_micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or_default();
-        let batch = events
-            .into_iter()
-            .map(|e| NewEvent {
-                app_id: app.config.id.clone(),
-                received_at_micros,
-                name: e.name,
-                channels: e.channels,
-                data: e.data,
-                socket_id: e.socket_id,
-                client_ip: e.client_ip,
-                user_agent: e.user_agent,
-                library: e.library,
-                auth_key: e.auth_key,
-                idempotency_key: e.idempotency_key,
-            })
-            .collect();
-        match recorder.record(batch).await {
+        match recorder.record(events).await {
             Ok(recorded) => {
                 METRICS.audit_records.add(count as u64);
                 Ok(recorded.iter().map(|r| !r.duplicate).collect())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use herald_audit::NewEvent;
 use herald_protocol::channel::is_cache_channel;
 use herald_protocol::{ChannelKind, ChannelName, frame};
 use serde::Deserialize;
@@ -12,7 +13,6 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::audit::TriggeredEvent;
 use crate::config::Config;
 use crate::hub::{AppHub, Frame, SocketId};
 use crate::server::AppState;
@@ -207,7 +207,8 @@ async fn channel_info(state: &AppState, app: &Arc<AppHub>, channel: &str, info: 
     Value::Object(out)
 }
 
-fn to_audit(signed: &Signed, events: &[Prepared]) -> Vec<TriggeredEvent> {
+/// What the audit trail records of each accepted event.
+fn to_audit(signed: &Signed, events: &[Prepared]) -> Vec<NewEvent> {
     let header = |name: &str| {
         signed
             .headers
@@ -217,10 +218,16 @@ fn to_audit(signed: &Signed, events: &[Prepared]) -> Vec<TriggeredEvent> {
     };
     let idempotency_header = header("idempotency-key");
     let batch = events.len() > 1;
+    let received_at_micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default();
     events
         .iter()
         .enumerate()
-        .map(|(i, e)| TriggeredEvent {
+        .map(|(i, e)| NewEvent {
+            app_id: signed.app.config.id.clone(),
+            received_at_micros,
             name: e.name.clone(),
             channels: e.channels.clone(),
             data: e.data.clone(),
