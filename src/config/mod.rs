@@ -4,6 +4,7 @@
 
 mod app;
 mod layer;
+mod resolve;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -99,12 +100,12 @@ impl ConfigError {
 impl Config {
     /// Builds the configuration from layers, highest precedence first.
     pub fn from_layers(layers: &[Layer]) -> Result<Self, ConfigError> {
-        layer::resolve(layers)
+        resolve::resolve(layers)
     }
 
     /// The zero-config configuration (useful for tests; `port` 0 is fine there).
     pub fn default_single_app() -> Self {
-        layer::resolve(&[]).expect("the defaults are valid")
+        resolve::resolve(&[]).expect("the defaults are valid")
     }
 
     pub fn app_by_id(&self, id: &str) -> Option<&AppConfig> {

@@ -1,0 +1,475 @@
+//! Resolving layers into a [`Config`]: the first layer that sets a value wins, then the
+//! defaults apply, and every value is validated once, naming the setting when it is refused.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::layer::Layer;
+use super::{
+    AppConfig, AuditMode, Config, ConfigError, DEFAULT_APP_ID, DEFAULT_APP_KEY, DEFAULT_APP_SECRET,
+};
+
+/// First layer that sets a field wins.
+macro_rules! pick {
+    ($layers:expr, $field:ident) => {
+        $layers.iter().find_map(|l| l.$field.clone())
+    };
+}
+
+fn parse<T: std::str::FromStr>(
+    setting: &str,
+    raw: Option<String>,
+    default: T,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::invalid(setting, format!("expected {what}, got {v:?}"))),
+    }
+}
+
+fn parse_bool(setting: &str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::invalid(
+            setting,
+            format!("expected true or false, got {v:?}"),
+        )),
+    }
+}
+
+fn positive(setting: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(ConfigError::invalid(setting, "must be greater than 0"))
+    } else {
+        Ok(value)
+    }
+}
+
+pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
+    let host: IpAddr = parse(
+        "host (HERALD_HOST)",
+        pick!(layers, host),
+        IpAddr::from([0, 0, 0, 0]),
+        "an IP address",
+    )?;
+    let port: u16 = parse(
+        "port (HERALD_PORT)",
+        pick!(layers, port),
+        6001,
+        "a port number",
+    )?;
+    let metrics_port = match pick!(layers, metrics_port) {
+        None => None,
+        Some(v) => Some(parse(
+            "metrics_port (HERALD_METRICS_PORT)",
+            Some(v),
+            0u16,
+            "a port number",
+        )?),
+    };
+    let secs =
+        |setting: &str, raw: Option<String>, default: u64| -> Result<Duration, ConfigError> {
+            let v = parse(setting, raw, default, "a whole number of seconds")?;
+            Ok(Duration::from_secs(positive(setting, v)?))
+        };
+    let count = |setting: &str, raw: Option<String>, default: u64| -> Result<usize, ConfigError> {
+        let v = parse(setting, raw, default, "a positive whole number")?;
+        Ok(positive(setting, v)? as usize)
+    };
+
+    let apps = match pick!(layers, apps) {
+        Some(apps) => apps,
+        None => {
+            let mut app = AppConfig::new(
+                pick!(layers, app_id).unwrap_or_else(|| DEFAULT_APP_ID.into()),
+                pick!(layers, app_key).unwrap_or_else(|| DEFAULT_APP_KEY.into()),
+                pick!(layers, app_secret).unwrap_or_else(|| DEFAULT_APP_SECRET.into()),
+            );
+            app.client_events = parse_bool(
+                "app_client_events (HERALD_APP_CLIENT_EVENTS)",
+                pick!(layers, app_client_events),
+                false,
+            )?;
+            app.subscription_count = parse_bool(
+                "app_subscription_count (HERALD_APP_SUBSCRIPTION_COUNT)",
+                pick!(layers, app_subscription_count),
+                false,
+            )?;
+            app.audit_token = pick!(layers, app_audit_token);
+            vec![app]
+        }
+    };
+    validate_apps(&apps)?;
+    let using_default_credentials = apps
+        .iter()
+        .any(|a| a.key == DEFAULT_APP_KEY || a.secret == DEFAULT_APP_SECRET);
+
+    let audit_mode = match pick!(layers, audit_mode).as_deref().map(str::trim) {
+        None | Some("durable") => AuditMode::Durable,
+        Some("async") => AuditMode::Async,
+        Some("off") => AuditMode::Off,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "audit_mode (HERALD_AUDIT_MODE)",
+                format!("expected durable, async or off, got {other:?}"),
+            ));
+        }
+    };
+    let audit_url =
+        pick!(layers, audit_url).unwrap_or_else(|| herald_audit::DEFAULT_URL.to_owned());
+    if audit_mode != AuditMode::Off {
+        herald_audit::StoreLocation::parse(&audit_url)
+            .map_err(|e| ConfigError::invalid("audit_url (HERALD_AUDIT_URL)", e.to_string()))?;
+    }
+    let audit_on_unavailable = match pick!(layers, audit_on_unavailable)
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("reject") => herald_audit::UnavailablePolicy::RecordOrReject,
+        Some("deliver") => herald_audit::UnavailablePolicy::DeliverAndRecord,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "audit_on_unavailable (HERALD_AUDIT_ON_UNAVAILABLE)",
+                format!("expected reject or deliver, got {other:?}"),
+            ));
+        }
+    };
+    let redis_url = pick!(layers, redis_url);
+    if let Some(url) = &redis_url {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConfigError::invalid(
+                "redis_url (HERALD_REDIS_URL)",
+                format!("expected redis://HOST:PORT, got {url:?}"),
+            ));
+        }
+    }
+    let redis_prefix = pick!(layers, redis_prefix).unwrap_or_else(|| "herald".to_owned());
+    // Braces would break the hash tags that keep an app's keys in one Redis Cluster slot.
+    if redis_prefix.is_empty()
+        || !redis_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        return Err(ConfigError::invalid(
+            "redis_prefix (HERALD_REDIS_PREFIX)",
+            format!("{redis_prefix:?} may contain only letters, digits, -, _, . and :"),
+        ));
+    }
+    let redis_heartbeat = secs(
+        "redis_heartbeat (HERALD_REDIS_HEARTBEAT)",
+        pick!(layers, redis_heartbeat),
+        3,
+    )?;
+    let node_timeout = secs(
+        "node_timeout (HERALD_NODE_TIMEOUT)",
+        pick!(layers, node_timeout),
+        10,
+    )?;
+    if node_timeout < redis_heartbeat * 2 {
+        return Err(ConfigError::invalid(
+            "node_timeout (HERALD_NODE_TIMEOUT)",
+            format!(
+                "must be at least twice redis_heartbeat ({}s), got {}s",
+                redis_heartbeat.as_secs(),
+                node_timeout.as_secs()
+            ),
+        ));
+    }
+    let node_id = pick!(layers, node_id).unwrap_or_else(default_node_id);
+    if node_id.is_empty() || node_id.len() > 100 || node_id.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            "node_id (HERALD_NODE_ID)",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    let trusted_proxies = match pick!(layers, trusted_proxies) {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ConfigError::invalid(
+                        "trusted_proxies (HERALD_TRUSTED_PROXIES)",
+                        format!("{s:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+
+    let config = Config {
+        host,
+        port,
+        metrics_port,
+        node_id,
+        apps,
+        redis_url,
+        redis_prefix,
+        redis_heartbeat,
+        node_timeout,
+        audit_url,
+        audit_mode,
+        audit_on_unavailable,
+        activity_timeout: secs(
+            "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
+            pick!(layers, activity_timeout),
+            120,
+        )?,
+        pong_timeout: secs(
+            "pong_timeout (HERALD_PONG_TIMEOUT)",
+            pick!(layers, pong_timeout),
+            30,
+        )?,
+        max_channel_name_len: count(
+            "max_channel_name_length",
+            pick!(layers, max_channel_name_length),
+            200,
+        )?,
+        max_event_name_len: count(
+            "max_event_name_length",
+            pick!(layers, max_event_name_length),
+            200,
+        )?,
+        max_event_data_bytes: count(
+            "max_event_data_bytes",
+            pick!(layers, max_event_data_bytes),
+            10240,
+        )?,
+        max_channels_per_trigger: count(
+            "max_channels_per_trigger",
+            pick!(layers, max_channels_per_trigger),
+            100,
+        )?,
+        max_batch_size: count("max_batch_size", pick!(layers, max_batch_size), 10)?,
+        max_ws_message_bytes: count(
+            "max_ws_message_bytes",
+            pick!(layers, max_ws_message_bytes),
+            64 * 1024,
+        )?,
+        connection_queue_capacity: count(
+            "connection_queue_capacity",
+            pick!(layers, connection_queue_capacity),
+            1024,
+        )?,
+        cache_ttl: secs(
+            "cache_ttl (HERALD_CACHE_TTL)",
+            pick!(layers, cache_ttl),
+            1800,
+        )?,
+        shutdown_grace: secs(
+            "shutdown_grace (HERALD_SHUTDOWN_GRACE)",
+            pick!(layers, shutdown_grace),
+            10,
+        )?,
+        trusted_proxies,
+        using_default_credentials,
+    };
+    Ok(config)
+}
+
+fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
+    if apps.is_empty() {
+        return Err(ConfigError::invalid("apps", "at least one app is required"));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut keys = std::collections::HashSet::new();
+    for (i, app) in apps.iter().enumerate() {
+        let at = |field: &str| format!("apps[{i}].{field}");
+        for (field, value) in [("id", &app.id), ("key", &app.key), ("secret", &app.secret)] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::invalid(at(field), "must not be empty"));
+            }
+        }
+        if !app
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::invalid(
+                at("id"),
+                format!("{:?} may contain only letters, digits, - and _", app.id),
+            ));
+        }
+        if !ids.insert(app.id.as_str()) {
+            return Err(ConfigError::invalid(
+                at("id"),
+                format!("duplicate app id {:?}", app.id),
+            ));
+        }
+        if !keys.insert(app.key.as_str()) {
+            return Err(ConfigError::invalid(
+                at("key"),
+                format!("duplicate app key {:?}", app.key),
+            ));
+        }
+        if app.client_events_per_second == 0 {
+            return Err(ConfigError::invalid(
+                at("client_events_per_second"),
+                "must be greater than 0",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn default_node_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{env_layer, file_layer};
+
+    fn env(pairs: &[(&str, &str)]) -> Layer {
+        env_layer(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn zero_config_is_the_documented_default() {
+        let c = resolve(&[]).unwrap();
+        assert_eq!(c.port, 6001);
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(
+            (
+                c.apps[0].id.as_str(),
+                c.apps[0].key.as_str(),
+                c.apps[0].secret.as_str()
+            ),
+            ("1", "app-key", "app-secret")
+        );
+        assert!(c.using_default_credentials);
+        assert_eq!(c.audit_url, "sqlite://./data/herald-audit.db");
+        assert_eq!(c.activity_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let flags = Layer {
+            port: Some("7000".into()),
+            ..Layer::default()
+        };
+        let env = env(&[("HERALD_PORT", "7001"), ("HERALD_HOST", "127.0.0.1")]);
+        let file = Layer {
+            port: Some("7002".into()),
+            host: Some("10.0.0.1".into()),
+            node_id: Some("from-file".into()),
+            ..Layer::default()
+        };
+        let c = resolve(&[flags, env, file]).unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.node_id, "from-file");
+    }
+
+    #[test]
+    fn soketi_names_are_aliases() {
+        let c = resolve(&[env(&[
+            ("SOKETI_DEFAULT_APP_ID", "app-id"),
+            ("SOKETI_DEFAULT_APP_KEY", "k"),
+            ("SOKETI_DEFAULT_APP_SECRET", "s"),
+            ("SOKETI_PORT", "6009"),
+        ])])
+        .unwrap();
+        assert_eq!(c.apps[0].id, "app-id");
+        assert_eq!(c.apps[0].key, "k");
+        assert_eq!(c.port, 6009);
+        assert!(!c.using_default_credentials);
+        // HERALD_ wins over the alias.
+        let c = resolve(&[env(&[("SOKETI_PORT", "6009"), ("HERALD_PORT", "6010")])]).unwrap();
+        assert_eq!(c.port, 6010);
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let err = resolve(&[env(&[("HERALD_PORT", "http")])]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid configuration: port (HERALD_PORT): expected a port number, got \"http\""
+        );
+        let err = resolve(&[env(&[("HERALD_ACTIVITY_TIMEOUT", "0")])]).unwrap_err();
+        assert!(err.to_string().contains("activity_timeout"), "{err}");
+        let err = resolve(&[env(&[("HERALD_REDIS_URL", "localhost:6379")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_REDIS_URL"), "{err}");
+        let err = resolve(&[env(&[("HERALD_REDIS_PREFIX", "a{b}")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_REDIS_PREFIX"), "{err}");
+        let err = resolve(&[env(&[
+            ("HERALD_REDIS_HEARTBEAT", "5"),
+            ("HERALD_NODE_TIMEOUT", "6"),
+        ])])
+        .unwrap_err();
+        assert!(err.to_string().contains("HERALD_NODE_TIMEOUT"), "{err}");
+        let err = resolve(&[env(&[("HERALD_APP_CLIENT_EVENTS", "maybe")])]).unwrap_err();
+        assert!(
+            err.to_string().contains("HERALD_APP_CLIENT_EVENTS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn toml_file_with_several_apps() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("herald.toml");
+        std::fs::write(
+            &path,
+            r#"
+port = 6100
+trusted_proxies = ["127.0.0.1"]
+[[apps]]
+id = "app-id"
+key = "k1"
+secret = "s1"
+client_events = true
+[[apps]]
+id = "2"
+key = "k2"
+secret = "s2"
+enabled = false
+max_connections = 10
+"#,
+        )
+        .unwrap();
+        let c = resolve(&[file_layer(&path).unwrap()]).unwrap();
+        assert_eq!(c.port, 6100);
+        assert_eq!(c.apps.len(), 2);
+        assert!(c.apps[0].client_events);
+        assert!(!c.apps[1].enabled);
+        assert_eq!(c.apps[1].max_connections, Some(10));
+        assert_eq!(c.trusted_proxies.len(), 1);
+
+        std::fs::write(
+            &path,
+            "[[apps]]\nid = \"x\"\nkey = \"k\"\nsecret = \"s\"\nbogus = 1\n",
+        )
+        .unwrap();
+        let err = file_layer(&path).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+
+        std::fs::write(
+            &path,
+            "[[apps]]\nid = \"a\"\nkey = \"k\"\nsecret = \"s\"\n[[apps]]\nid = \"b\"\nkey = \"k\"\nsecret = \"t\"\n",
+        )
+        .unwrap();
+        let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid configuration: apps[1].key: duplicate app key \"k\""
+        );
+    }
+}
