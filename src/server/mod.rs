@@ -4,7 +4,7 @@
 
 mod state;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -128,8 +128,22 @@ pub async fn run(
     }
 
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
-    serve.await?;
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .into_future();
+    // In-flight requests get the grace period too: a stuck one (say, an export streaming to
+    // a client that stopped reading) must not keep the process alive.
+    let grace_over = async {
+        token.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serve => served?,
+        _ = grace_over => tracing::warn!(
+            message = "Shutdown grace period over: abandoning HTTP requests still in flight.",
+            grace_secs = grace.as_secs(),
+        ),
+    }
 
     state.tasks.close();
     match tokio::time::timeout(grace, state.tasks.wait()).await {
