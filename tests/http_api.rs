@@ -332,3 +332,24 @@ async fn a_slow_client_is_dropped_without_slowing_the_others() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.http_request_timeout = Duration::from_secs(1);
+    let server = TestServer::start(config).await;
+    let mut stuck = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stuck
+        .write_all(b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), stuck.read(&mut answer))
+        .await
+        .expect("herald answers instead of waiting forever")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    server.stop().await;
+}

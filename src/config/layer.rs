@@ -35,6 +35,7 @@ pub struct Layer {
     pub connection_queue_capacity: Option<String>,
     pub cache_ttl: Option<String>,
     pub shutdown_grace: Option<String>,
+    pub http_request_timeout: Option<String>,
     pub trusted_proxies: Option<String>,
     /// The single app built from `HERALD_APP_*` (env/flags) — ignored when `apps` is set.
     pub app_id: Option<String>,
@@ -90,6 +91,7 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         cache_ttl: get(&["HERALD_CACHE_TTL"]),
         shutdown_grace: get(&["HERALD_SHUTDOWN_GRACE", "SOKETI_SHUTDOWN_GRACE_PERIOD"]),
         trusted_proxies: get(&["HERALD_TRUSTED_PROXIES"]),
+        http_request_timeout: get(&["HERALD_HTTP_REQUEST_TIMEOUT"]),
         app_id: get(&["HERALD_APP_ID", "SOKETI_DEFAULT_APP_ID"]),
         app_key: get(&["HERALD_APP_KEY", "SOKETI_DEFAULT_APP_KEY"]),
         app_secret: get(&["HERALD_APP_SECRET", "SOKETI_DEFAULT_APP_SECRET"]),

@@ -66,6 +66,8 @@ pub struct Config {
     pub connection_queue_capacity: usize,
     /// How long cache channels keep their last event.
     pub cache_ttl: Duration,
+    /// How long an HTTP request may take until its response starts (408 after that).
+    pub http_request_timeout: Duration,
     /// How long shutdown waits for connections and requests to finish.
     pub shutdown_grace: Duration,
     /// Peers whose `X-Forwarded-For` is believed.

@@ -264,6 +264,11 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, cache_ttl),
             1800,
         )?,
+        http_request_timeout: secs(
+            "http_request_timeout (HERALD_HTTP_REQUEST_TIMEOUT)",
+            pick!(layers, http_request_timeout),
+            30,
+        )?,
         shutdown_grace: secs(
             "shutdown_grace (HERALD_SHUTDOWN_GRACE)",
             pick!(layers, shutdown_grace),

@@ -11,7 +11,9 @@ mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 pub use signed::{MAX_BODY_BYTES, Signed, client_ip};
@@ -48,5 +50,12 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(ws::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A request that has not been answered in time (typically a body that trickles in or
+        // never arrives) gets 408 instead of holding a task forever. Streaming responses are
+        // not cut: the limit ends when the response starts.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.http_request_timeout,
+        ))
         .with_state(state)
 }
