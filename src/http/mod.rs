@@ -10,10 +10,11 @@ mod signed;
 mod users;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 pub use signed::{MAX_BODY_BYTES, Signed, client_ip};
@@ -53,9 +54,25 @@ pub fn router(state: AppState) -> Router {
         // A request that has not been answered in time (typically a body that trickles in or
         // never arrives) gets 408 instead of holding a task forever. Streaming responses are
         // not cut: the limit ends when the response starts.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.config.http_request_timeout,
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
         ))
         .with_state(state)
+}
+
+/// Answers 408 with a reason when a request is not answered within the configured time.
+async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.http_request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "Request timed out: it was not complete within {} s (HERALD_HTTP_REQUEST_TIMEOUT)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
