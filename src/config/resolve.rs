@@ -142,7 +142,14 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
     };
     let redis_url = pick!(layers, redis_url);
     if let Some(url) = &redis_url {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if url.starts_with("rediss://") {
+            // The Redis client is built without TLS; refusing here beats failing to connect later.
+            return Err(ConfigError::invalid(
+                "redis_url (HERALD_REDIS_URL)",
+                "rediss:// (TLS) is not supported by this build; use redis:// on a private network or a TLS tunnel",
+            ));
+        }
+        if !url.starts_with("redis://") {
             return Err(ConfigError::invalid(
                 "redis_url (HERALD_REDIS_URL)",
                 format!("expected redis://HOST:PORT, got {url:?}"),
@@ -411,6 +418,8 @@ mod tests {
         assert!(err.to_string().contains("activity_timeout"), "{err}");
         let err = resolve(&[env(&[("HERALD_REDIS_URL", "localhost:6379")])]).unwrap_err();
         assert!(err.to_string().contains("HERALD_REDIS_URL"), "{err}");
+        let err = resolve(&[env(&[("HERALD_REDIS_URL", "rediss://cache:6380")])]).unwrap_err();
+        assert!(err.to_string().contains("TLS"), "{err}");
         let err = resolve(&[env(&[("HERALD_REDIS_PREFIX", "a{b}")])]).unwrap_err();
         assert!(err.to_string().contains("HERALD_REDIS_PREFIX"), "{err}");
         let err = resolve(&[env(&[
