@@ -541,3 +541,63 @@ async fn max_connections_holds_across_nodes() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn max_presence_members_holds_across_nodes() {
+    let redis = RedisServer::start().await;
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        let mut config = node_config(&redis.url(), &format!("members-{i}"));
+        config.apps[0].max_presence_members = 2;
+        let node = TestServer::start(config).await;
+        wait_ready(&node.http().base, true).await;
+        nodes.push(node);
+    }
+    let (mut a, a_id) = connect(&nodes[0]).await;
+    join_presence(&mut a, &a_id, "presence-room", "u1").await;
+    let (mut b, b_id) = connect(&nodes[1]).await;
+    join_presence(&mut b, &b_id, "presence-room", "u2").await;
+    let added = recv_event(&mut a, "pusher_internal:member_added").await;
+    assert_eq!(data_of(&added)["user_id"], "u2");
+
+    // Each node alone has one member; together the channel is full.
+    let (mut c, c_id) = connect(&nodes[0]).await;
+    let channel_data = json!({"user_id": "u3"}).to_string();
+    let auth = herald_protocol::signature::auth_string(
+        KEY,
+        SECRET,
+        &herald_protocol::signature::presence_string_to_sign(&c_id, "presence-room", &channel_data),
+    );
+    c.send(json!({"event":"pusher:subscribe","data":{"auth":auth,"channel_data":channel_data,"channel":"presence-room"}}))
+        .await;
+    let err = recv_event(&mut c, "pusher:error").await;
+    assert_eq!(err["data"]["code"], 4100, "{err}");
+    assert!(
+        err["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum of 2 members")
+    );
+    let scoped = recv_event(&mut c, "pusher:subscription_error").await;
+    assert_eq!(scoped["data"]["status"], 403);
+
+    // A member already present may add sockets on any node.
+    let (mut a2, a2_id) = connect(&nodes[1]).await;
+    join_presence(&mut a2, &a2_id, "presence-room", "u1").await;
+
+    // The refused socket left no trace: two users, three subscriptions, from either node.
+    wait_count(&nodes[0], "presence-room", 3).await;
+    for node in &nodes {
+        let users = node
+            .http()
+            .get_json("/apps/1/channels/presence-room/users", &[])
+            .await;
+        assert_eq!(users, json!({"users":[{"id":"u1"},{"id":"u2"}]}));
+    }
+    // Nobody saw u3 come or go.
+    a.expect_silence(QUIET).await;
+    b.expect_silence(QUIET).await;
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -43,9 +43,11 @@ impl Adapter for LocalAdapter {
         _socket: SocketId,
         first_local_socket: bool,
     ) -> PresenceJoin {
+        // The hub already enforced the member limit: this node is the whole cluster.
         PresenceJoin {
             member_added: first_local_socket,
             presence_data: app.presence_data(channel),
+            full: false,
         }
     }
 

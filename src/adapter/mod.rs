@@ -26,6 +26,9 @@ pub struct PresenceJoin {
     pub member_added: bool,
     /// `subscription_succeeded` data listing the cluster-wide roster.
     pub presence_data: String,
+    /// The user is new and the channel already has the most members allowed cluster-wide:
+    /// the caller must undo its local join and refuse the subscription.
+    pub full: bool,
 }
 
 /// Cluster-wide channel and user state and delivery.

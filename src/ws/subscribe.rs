@@ -42,18 +42,7 @@ impl Session {
 
         let subscribed = self.app.subscribe(channel, &self.handle, member.clone());
         if subscribed.presence_full {
-            let msg = format!(
-                "Cannot join {channel}: the presence channel already has the maximum of {} members",
-                self.app.config.max_presence_members
-            );
-            out.push(frame::error(Some(CloseCode::OverCapacity.code()), &msg));
-            out.push(frame::subscription_error(
-                channel,
-                "LimitReached",
-                &msg,
-                403,
-            ));
-            return;
+            return self.refuse_full_presence(channel, out);
         }
         if kind.requires_auth() || kind == ChannelKind::ServerToUser {
             self.authorized = true;
@@ -80,6 +69,11 @@ impl Session {
                         subscribed.member_added,
                     )
                     .await;
+                if join.full {
+                    // Members on other nodes filled the channel first: undo the local join.
+                    self.unsubscribe(channel).await;
+                    return self.refuse_full_presence(channel, out);
+                }
                 if join.member_added {
                     let data = serde_json::json!({
                         "user_id": member.user_id,
@@ -118,6 +112,20 @@ impl Session {
             }
         }
         self.announce_subscription_count(channel, count).await;
+    }
+
+    fn refuse_full_presence(&self, channel: &str, out: &mut Outbox) {
+        let msg = format!(
+            "Cannot join {channel}: the presence channel already has the maximum of {} members",
+            self.app.config.max_presence_members
+        );
+        out.push(frame::error(Some(CloseCode::OverCapacity.code()), &msg));
+        out.push(frame::subscription_error(
+            channel,
+            "LimitReached",
+            &msg,
+            403,
+        ));
     }
 
     /// Checks the auth a channel kind requires. Returns the presence member to join as.

@@ -219,9 +219,15 @@ impl Adapter for RedisAdapter {
         first_local_socket: bool,
     ) -> PresenceJoin {
         match presence::sync_member(&self.shared, app, channel, &member.user_id, true).await {
+            Ok((Change::Full, _)) => PresenceJoin {
+                member_added: false,
+                presence_data: String::new(),
+                full: true,
+            },
             Ok((change, Some(presence_data))) => PresenceJoin {
                 member_added: change == Change::Joined,
                 presence_data,
+                full: false,
             },
             other => {
                 if let Err(e) = other {
@@ -230,6 +236,7 @@ impl Adapter for RedisAdapter {
                 PresenceJoin {
                     member_added: first_local_socket,
                     presence_data: app.presence_data(channel),
+                    full: false,
                 }
             }
         }

@@ -19,6 +19,9 @@ pub enum Change {
     Joined,
     Left,
     None,
+    /// The user is new to the channel and the channel already has the most members allowed
+    /// cluster-wide; nothing was written.
+    Full,
 }
 
 /// Brings Redis in line with the local roster for one user of a presence channel. With
@@ -47,7 +50,13 @@ pub async fn sync_member(
             .arg(user_id)
             .arg(sockets)
             .arg(info)
-            .arg(if want_roster { "1" } else { "0" });
+            .arg(if want_roster { "1" } else { "0" })
+            // The member limit is checked on joins only (a join asks for the roster).
+            .arg(if want_roster {
+                app.config.max_presence_members
+            } else {
+                0
+            });
         let reply: Vec<Value> = shared
             .link
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -55,6 +64,7 @@ pub async fn sync_member(
         let change = match reply.first().and_then(as_int) {
             Some(1) => Change::Joined,
             Some(-1) => Change::Left,
+            Some(2) => Change::Full,
             _ => Change::None,
         };
         let roster = reply.get(1).map(roster_data);

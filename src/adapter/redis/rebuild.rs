@@ -87,7 +87,8 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
                     member_added_frame(channel, user, info.as_deref())
                 }
                 Change::Left => member_removed_frame(channel, user),
-                Change::None => continue,
+                // A rebuild re-asserts members already admitted, so no limit is checked.
+                Change::None | Change::Full => continue,
             };
             pubsub::broadcast_remote(shared, app, channel, &frame, None).await;
             stats.members += 1;

@@ -4,13 +4,18 @@
 -- KEYS[1] members hash (user -> user_info JSON), KEYS[2] sockets hash (user -> total
 -- sockets in the cluster), KEYS[3] this node's own hash ("channel\nuser" -> n)
 -- ARGV[1] channel, ARGV[2] user id, ARGV[3] n, ARGV[4] user_info JSON, ARGV[5] '1' to
--- also return the roster
--- Returns {change, roster?}: change 1 = member_added due, -1 = member_removed due, 0 none.
+-- also return the roster, ARGV[6] the most members the channel may have (0: no limit)
+-- Returns {change, roster?}: change 1 = member_added due, -1 = member_removed due, 0 none,
+-- 2 = refused: a new user would exceed the member limit (nothing was written).
 local field = ARGV[1] .. '\n' .. ARGV[2]
 local user = ARGV[2]
 local n = tonumber(ARGV[3])
 local old = tonumber(redis.call('HGET', KEYS[3], field) or '0')
 local before = tonumber(redis.call('HGET', KEYS[2], user) or '0')
+local max = tonumber(ARGV[6] or '0')
+if max > 0 and n > 0 and before <= 0 and redis.call('HLEN', KEYS[1]) >= max then
+  return {2}
+end
 local after = before + n - old
 if n > 0 then
   redis.call('HSET', KEYS[3], field, n)
