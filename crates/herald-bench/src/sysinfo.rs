@@ -180,26 +180,10 @@ impl Probe {
         };
         let mut usage = Usage::default();
 
-        let own_busy = self.own.zip(CpuTimes::now().ok()).map(|(start, end)| {
-            let s = &mut usage.load_generator;
-            s.push(
-                "cpu_user_s",
-                "cpu user",
-                Value::Secs(end.user.saturating_sub(start.user).as_secs_f64()),
-            );
-            s.push(
-                "cpu_system_s",
-                "cpu system",
-                Value::Secs(end.system.saturating_sub(start.system).as_secs_f64()),
-            );
-            let busy = end.busy_since(&start);
-            s.push(
-                "cpu_percent_of_one_core",
-                "cpu (% of one core)",
-                Value::Percent(pct(busy)),
-            );
-            busy
-        });
+        let own_busy = self
+            .own
+            .zip(CpuTimes::now().ok())
+            .map(|(start, end)| push_cpu(&mut usage.load_generator, &start, &end, pct));
         let s = &mut usage.load_generator;
         s.push("wall_s", "wall time", Value::Secs(wall.as_secs_f64()));
         if let Some(peak) = std::fs::read_to_string("/proc/self/status")
@@ -214,22 +198,7 @@ impl Probe {
             let end = CpuTimes::of(pid).ok()?;
             let s = &mut usage.server;
             s.push("pid", "pid", Value::Count(u64::from(pid)));
-            s.push(
-                "cpu_user_s",
-                "cpu user",
-                Value::Secs(end.user.saturating_sub(start.user).as_secs_f64()),
-            );
-            s.push(
-                "cpu_system_s",
-                "cpu system",
-                Value::Secs(end.system.saturating_sub(start.system).as_secs_f64()),
-            );
-            let busy = end.busy_since(&start);
-            s.push(
-                "cpu_percent_of_one_core",
-                "cpu (% of one core)",
-                Value::Percent(pct(busy)),
-            );
+            let busy = push_cpu(s, &start, &end, pct);
             if let Ok(rss) = rss_bytes(pid) {
                 s.push("rss_end_bytes", "RSS at end", Value::Bytes(rss));
             }
@@ -260,6 +229,33 @@ impl Probe {
         }
         usage
     }
+}
+
+/// Adds a process's CPU use between two readings to a report section (user, system and
+/// share of one core) and returns its busy time.
+fn push_cpu(
+    s: &mut crate::report::Section,
+    start: &CpuTimes,
+    end: &CpuTimes,
+    pct: impl Fn(Duration) -> f64,
+) -> Duration {
+    s.push(
+        "cpu_user_s",
+        "cpu user",
+        Value::Secs(end.user.saturating_sub(start.user).as_secs_f64()),
+    );
+    s.push(
+        "cpu_system_s",
+        "cpu system",
+        Value::Secs(end.system.saturating_sub(start.system).as_secs_f64()),
+    );
+    let busy = end.busy_since(start);
+    s.push(
+        "cpu_percent_of_one_core",
+        "cpu (% of one core)",
+        Value::Percent(pct(busy)),
+    );
+    busy
 }
 
 #[cfg(test)]
