@@ -288,3 +288,31 @@ pub async fn sign_in(c: &mut Client, socket_id: &str, user_id: &str, watchlist: 
         .await;
     recv_event(c, "pusher:signin_success").await
 }
+
+/// How long "nothing arrives" is watched for.
+pub const QUIET: Duration = Duration::from_millis(400);
+
+pub async fn connect(node: &TestServer) -> (Client, String) {
+    node.connect_established().await
+}
+
+pub async fn sub(c: &mut Client, channel: &str) {
+    c.send(json!({"event":"pusher:subscribe","data":{"auth":"","channel":channel}}))
+        .await;
+    recv_event(c, "pusher_internal:subscription_succeeded").await;
+}
+
+/// Waits until `channel`'s cluster-wide subscription count, asked of `node`, is `n`.
+pub async fn wait_count(node: &TestServer, channel: &str, n: u64) {
+    let api = node.http();
+    let path = format!("/apps/1/channels/{channel}");
+    let ok = eventually(PROPAGATION, || {
+        let (api, path) = (&api, &path);
+        async move {
+            let v = api.get_json(path, &[("info", "subscription_count")]).await;
+            v["subscription_count"].as_u64().unwrap_or(0) == n
+        }
+    })
+    .await;
+    assert!(ok, "{channel} never had {n} subscribers on {}", node.addr);
+}
