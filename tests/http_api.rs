@@ -335,15 +335,11 @@ async fn a_slow_client_is_dropped_without_slowing_the_others() {
 
 #[tokio::test]
 async fn a_request_whose_body_never_arrives_gets_408() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let mut config = test_config();
     config.http_request_timeout = Duration::from_secs(1);
     let server = TestServer::start(config).await;
-    let mut stuck = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stuck
-        .write_all(b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
-        .await
-        .unwrap();
+    let mut stuck = server.stuck_trigger().await;
     // Read until the reason has arrived (headers and body may come in separate segments).
     let mut answer = String::new();
     let mut buf = vec![0u8; 1024];

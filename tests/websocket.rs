@@ -232,16 +232,10 @@ async fn shutdown_sends_4200_and_ready_reports_draining() {
 
 #[tokio::test]
 async fn a_stuck_http_request_does_not_hold_shutdown_past_the_grace_period() {
-    use tokio::io::AsyncWriteExt;
     let mut config = test_config();
     config.shutdown_grace = Duration::from_secs(1);
     let server = TestServer::start(config).await;
-    // A trigger whose body never finishes arriving.
-    let mut stuck = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stuck
-        .write_all(b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na")
-        .await
-        .unwrap();
+    let stuck = server.stuck_trigger().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     // `stop` fails the test if `run` has not returned within 15 s; without the grace period
     // on HTTP requests it would wait for this body forever.

@@ -81,6 +81,19 @@ impl TestServer {
         (c, data["socket_id"].as_str().unwrap().to_owned())
     }
 
+    /// Starts a trigger whose body never finishes arriving (100 bytes announced, 4 sent).
+    pub async fn stuck_trigger(&self) -> TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na",
+            )
+            .await
+            .unwrap();
+        stream
+    }
+
     pub fn http(&self) -> Api {
         Api {
             base: format!("http://{}", self.addr),
