@@ -153,11 +153,7 @@ pub fn render(state: &AppState) -> String {
         "Open WebSocket connections on this node.",
         state.hub.connection_count() as u64,
     );
-    let channels: usize = state
-        .hub
-        .apps()
-        .map(|a| a.channel_summaries("").len())
-        .sum();
+    let channels: usize = state.hub.apps().map(|a| a.channel_count()).sum();
     gauge(
         &mut out,
         "herald_channels",

@@ -122,6 +122,11 @@ impl AppHub {
         self.connections.len()
     }
 
+    /// Occupied channels on this node (empty channels are removed from the map at once).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
     pub fn connections(&self) -> Vec<ConnectionHandle> {
         self.connections.iter().map(|c| c.value().clone()).collect()
     }
@@ -405,6 +410,7 @@ mod tests {
         let out = hub.unsubscribe("audit-channel", b.socket_id());
         assert!(out.vacated_on_node);
         assert!(hub.channel_summaries("").is_empty());
+        assert_eq!(hub.channel_count(), 0);
         assert!(
             !hub.unsubscribe("audit-channel", b.socket_id())
                 .was_subscribed
