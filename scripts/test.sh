@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # herald's whole test command: installs what the tests need, then runs formatting, lints,
-# the Rust tests and the real-client compatibility suites (pusher-js in Node and in headless
-# Chromium, the official `pusher` Node and Python libraries) against target/debug/herald.
+# the Rust tests, the real-client compatibility suites (pusher-js in Node and in headless
+# Chromium, the official `pusher` Node and Python libraries) and client-js's build, lint and
+# tests against target/debug/herald.
 #
 #   bash scripts/test.sh                 # everything (what .ci/run runs)
 #   bash scripts/test.sh --compat-only   # skip fmt/clippy/cargo test (still builds herald)
@@ -67,6 +68,10 @@ install_node_packages() {
   (cd "$COMPAT" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+install_client_js_packages() {
+  (cd "$ROOT/client-js" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 install_python_packages() {
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$COMPAT/requirements.txt"
 }
@@ -90,6 +95,13 @@ node_suite() {
     node --test --test-concurrency=2 --test-force-exit --test-timeout=60000 --test-reporter=spec node/*.test.js)
 }
 
+client_js_suite() {
+  # The package is built, type-checked and linted, then its tests (Node and headless
+  # Chromium) run against the same target/debug/herald.
+  (cd "$ROOT/client-js" && npm run --silent build && npm run --silent typecheck && npm run --silent lint \
+    && PYTHON="$PYTHON" timeout --kill-after=10 300 npm test --silent)
+}
+
 python_suite() {
   local rc=0
   (cd "$COMPAT/python" && timeout --kill-after=10 600 "$PYTHON" -m pytest -q -p no:cacheprovider .) || rc=$?
@@ -102,6 +114,7 @@ python_suite() {
 if [ "$install" -eq 1 ]; then
   run_step "install system packages (redis-server, chromium)" install_system_packages || true
   run_step "npm ci (tests/compat)" install_node_packages || true
+  run_step "npm ci (client-js)" install_client_js_packages || true
   run_step "pip install -r tests/compat/requirements.txt" install_python_packages || true
 fi
 
@@ -114,6 +127,7 @@ fi
 if run_step "cargo build --bin herald" cargo build --bin herald; then
   run_step "compat: Node (pusher-js, pusher, Chromium)" node_suite || true
   run_step "compat: Python (pusher pip library)" python_suite || true
+  run_step "client-js: build, tsc, biome, tests (Node, Chromium)" client_js_suite || true
 else
   results+=("SKIP  compat suites (herald did not build)")
 fi
