@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use herald_protocol::frame;
 use serde_json::value::RawValue;
 
 use super::channel::{Channel, Subscriber};
-use super::presence::{self, Roster};
+use super::presence::Roster;
 use super::{ConnectionHandle, Frame, SocketId};
 use crate::config::AppConfig;
 use crate::metrics::METRICS;
@@ -158,9 +159,7 @@ impl AppHub {
                     return out;
                 }
                 out.member_added = roster.join(&member.user_id, member.user_info, socket_id);
-                out.presence_data = Some(presence::subscription_data(
-                    roster.members().map(|(id, m)| (id, m.info.as_deref())),
-                ));
+                out.presence_data = Some(roster.subscription_data());
                 Some(Arc::<str>::from(member.user_id))
             }
             None => None,
@@ -263,10 +262,8 @@ impl AppHub {
         let ch = self.channels.get(channel);
         let roster = ch.as_ref().and_then(|c| c.roster.as_ref());
         match roster {
-            Some(r) => {
-                presence::subscription_data(r.members().map(|(id, m)| (id, m.info.as_deref())))
-            }
-            None => presence::subscription_data(std::iter::empty()),
+            Some(r) => r.subscription_data(),
+            None => frame::presence_data(std::iter::empty()),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use herald_protocol::frame;
 use serde_json::value::RawValue;
 
 use super::SocketId;
@@ -94,24 +95,14 @@ impl Roster {
     pub fn members(&self) -> impl Iterator<Item = (&str, &Member)> {
         self.members.iter().map(|(k, v)| (k.as_str(), v))
     }
-}
 
-/// Encodes the `data` string of a presence `subscription_succeeded`:
-/// `{"presence":{"ids":[…],"hash":{id: info},"count":n}}`.
-pub fn subscription_data<'a>(
-    members: impl Iterator<Item = (&'a str, Option<&'a RawValue>)>,
-) -> String {
-    let mut ids = Vec::new();
-    let mut hash = serde_json::Map::new();
-    for (id, info) in members {
-        ids.push(serde_json::Value::String(id.to_owned()));
-        let info = info
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .unwrap_or(serde_json::Value::Null);
-        hash.insert(id.to_owned(), info);
+    /// The `data` of a `subscription_succeeded` for this roster.
+    pub fn subscription_data(&self) -> String {
+        frame::presence_data(
+            self.members()
+                .map(|(id, m)| (id, m.info.as_deref().map(RawValue::get))),
+        )
     }
-    let count = ids.len();
-    serde_json::json!({"presence": {"ids": ids, "hash": hash, "count": count}}).to_string()
 }
 
 #[cfg(test)]
@@ -140,7 +131,7 @@ mod tests {
     fn subscription_data_lists_ids_hash_and_count() {
         let mut r = Roster::default();
         r.join("1", raw(r#"{"name":"Phil"}"#), SocketId::from_parts(1, 1));
-        let data = subscription_data(r.members().map(|(id, m)| (id, m.info.as_deref())));
+        let data = r.subscription_data();
         let v: serde_json::Value = serde_json::from_str(&data).unwrap();
         assert_eq!(v["presence"]["ids"], serde_json::json!(["1"]));
         assert_eq!(v["presence"]["hash"]["1"]["name"], "Phil");

@@ -17,7 +17,6 @@ use herald_protocol::CloseCode;
 use serde::Deserialize;
 
 pub use connection::ConnectRequest;
-pub use signin::watchlist_frame;
 
 use crate::server::AppState;
 

@@ -109,13 +109,7 @@ impl Session {
         {
             return;
         }
-        let data = serde_json::json!({ "subscription_count": count }).to_string();
-        let frame = frame::event(
-            "pusher_internal:subscription_count",
-            Some(channel),
-            Some(&data),
-            None,
-        );
+        let frame = frame::subscription_count(channel, count);
         self.state
             .adapter
             .publish(&self.app, channel, Frame::from(frame), None)

@@ -1,7 +1,7 @@
 //! `pusher:signin` (user authentication) and the watchlist that comes with it.
 
 use herald_protocol::CloseCode;
-use herald_protocol::frame;
+use herald_protocol::frame::{self, Watch};
 use herald_protocol::signature;
 use serde_json::value::RawValue;
 
@@ -34,7 +34,7 @@ impl Session {
                 );
             }
             // Signing in again as the same user changes nothing.
-            out.push(signin_success(user_data));
+            out.push(frame::signin_success(user_data));
             return;
         }
         self.authorized = true;
@@ -46,7 +46,7 @@ impl Session {
         for watched in &user.watchlist {
             self.app.watch(watched, &self.handle);
         }
-        out.push(signin_success(user_data));
+        out.push(frame::signin_success(user_data));
         if truncated {
             out.error(
                 Some(CloseCode::WatchlistLimit),
@@ -56,11 +56,14 @@ impl Session {
         if !user.watchlist.is_empty() {
             let online = adapter.online_users(&self.app, &user.watchlist).await;
             if !online.is_empty() {
-                out.push(watchlist_frame("online", &online));
+                out.push(frame::watchlist_events(Watch::Online, &online));
             }
         }
         if came_online {
-            let frame = Frame::from(watchlist_frame("online", std::slice::from_ref(&user.id)));
+            let frame = Frame::from(frame::watchlist_events(
+                Watch::Online,
+                std::slice::from_ref(&user.id),
+            ));
             adapter.notify_watchers(&self.app, &user.id, frame).await;
         }
         self.user = Some(user);
@@ -86,21 +89,13 @@ impl Session {
             .user_signed_out(&self.app, &user.id, self.socket_id(), last_local)
             .await
         {
-            let frame = Frame::from(watchlist_frame("offline", std::slice::from_ref(&user.id)));
+            let frame = Frame::from(frame::watchlist_events(
+                Watch::Offline,
+                std::slice::from_ref(&user.id),
+            ));
             adapter.notify_watchers(&self.app, &user.id, frame).await;
         }
     }
-}
-
-fn signin_success(user_data: &str) -> String {
-    serde_json::json!({"event": "pusher:signin_success", "data": {"user_data": user_data}})
-        .to_string()
-}
-
-/// `pusher_internal:watchlist_events` with one event of `name` for `user_ids`.
-pub fn watchlist_frame(name: &str, user_ids: &[String]) -> String {
-    let data = serde_json::json!({"events": [{"name": name, "user_ids": user_ids}]}).to_string();
-    frame::event("pusher_internal:watchlist_events", None, Some(&data), None)
 }
 
 /// Parses `user_data`: a JSON object with a non-empty string `id`, optional `user_info` and
@@ -155,18 +150,5 @@ mod tests {
         assert!(truncated);
         assert_eq!(user.watchlist.len(), 100);
         assert_eq!(user.watchlist[99], "99");
-    }
-
-    #[test]
-    fn watchlist_frame_matches_pusher_js_expectations() {
-        let f = watchlist_frame("online", &["1".to_owned()]);
-        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
-        assert_eq!(v["event"], "pusher_internal:watchlist_events");
-        assert!(v.get("channel").is_none());
-        let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            data,
-            serde_json::json!({"events":[{"name":"online","user_ids":["1"]}]})
-        );
     }
 }

@@ -75,15 +75,10 @@ impl Session {
                     return self.refuse_full_presence(channel, out);
                 }
                 if join.member_added {
-                    let data = serde_json::json!({
-                        "user_id": member.user_id,
-                        "user_info": member.user_info.as_deref().map(|r| serde_json::from_str::<serde_json::Value>(r.get()).unwrap_or_default()),
-                    });
-                    let frame = frame::event(
-                        "pusher_internal:member_added",
-                        Some(channel),
-                        Some(&data.to_string()),
-                        None,
+                    let frame = frame::member_added(
+                        channel,
+                        &member.user_id,
+                        member.user_info.as_deref().map(|r| r.get()),
                     );
                     adapter
                         .publish(
@@ -108,7 +103,7 @@ impl Session {
                     Some(&cached.data),
                     None,
                 )),
-                None => out.push(frame::event("pusher:cache_miss", Some(channel), None, None)),
+                None => out.push(frame::cache_miss(channel)),
             }
         }
         self.announce_subscription_count(channel, count).await;
@@ -268,13 +263,7 @@ impl Session {
                 .presence_left(&self.app, channel, &user_id, socket, last_local)
                 .await
             {
-                let data = serde_json::json!({ "user_id": &*user_id }).to_string();
-                let frame = frame::event(
-                    "pusher_internal:member_removed",
-                    Some(channel),
-                    Some(&data),
-                    None,
-                );
+                let frame = frame::member_removed(channel, &user_id);
                 adapter
                     .publish(&self.app, channel, Frame::from(frame), None)
                     .await;

@@ -31,8 +31,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use herald_protocol::frame;
-use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -145,31 +143,6 @@ impl Drop for RedisAdapter {
     fn drop(&mut self) {
         self.shared.token.cancel();
     }
-}
-
-/// `pusher_internal:member_added`, as the WebSocket layer sends it.
-pub fn member_added_frame(channel: &str, user_id: &str, info: Option<&RawValue>) -> Frame {
-    let info = info
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(r.get()).ok())
-        .unwrap_or_default();
-    let data = serde_json::json!({ "user_id": user_id, "user_info": info }).to_string();
-    Frame::from(frame::event(
-        "pusher_internal:member_added",
-        Some(channel),
-        Some(&data),
-        None,
-    ))
-}
-
-/// `pusher_internal:member_removed`, as the WebSocket layer sends it.
-pub fn member_removed_frame(channel: &str, user_id: &str) -> Frame {
-    let data = serde_json::json!({ "user_id": user_id }).to_string();
-    Frame::from(frame::event(
-        "pusher_internal:member_removed",
-        Some(channel),
-        Some(&data),
-        None,
-    ))
 }
 
 /// Logs a Redis failure that made the adapter fall back to this node's own view.

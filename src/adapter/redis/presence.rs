@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use herald_protocol::frame;
 use redis::Value;
 use serde_json::value::RawValue;
 
@@ -11,7 +12,7 @@ use super::Shared;
 use super::channels::{as_int, as_string};
 use super::connection::LinkError;
 use super::locks;
-use crate::hub::{AppHub, presence};
+use crate::hub::AppHub;
 
 /// What a member sync decided, cluster-wide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,17 +82,13 @@ pub async fn sync_member(
 /// `subscription_succeeded` data from the flat `HGETALL` of a members hash.
 fn roster_data(flat: &Value) -> String {
     let Value::Array(items) = flat else {
-        return presence::subscription_data(std::iter::empty());
+        return frame::presence_data(std::iter::empty());
     };
-    let members: Vec<(String, Option<Box<RawValue>>)> = items
+    let members: Vec<(String, Option<String>)> = items
         .chunks_exact(2)
-        .filter_map(|pair| {
-            let user = as_string(&pair[0])?;
-            let info = as_string(&pair[1]).and_then(|s| RawValue::from_string(s).ok());
-            Some((user, info))
-        })
+        .filter_map(|pair| Some((as_string(&pair[0])?, as_string(&pair[1]))))
         .collect();
-    presence::subscription_data(members.iter().map(|(u, i)| (u.as_str(), i.as_deref())))
+    frame::presence_data(members.iter().map(|(u, i)| (u.as_str(), i.as_deref())))
 }
 
 /// Cluster-wide member ids of a presence channel.

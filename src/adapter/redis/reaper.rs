@@ -9,14 +9,14 @@
 
 use std::sync::Arc;
 
+use herald_protocol::frame::{self, Watch};
 use redis::Value;
 
 use super::channels::as_strings;
 use super::connection::LinkError;
 use super::envelope::Kind;
-use super::{Shared, member_removed_frame, pubsub};
+use super::{Shared, pubsub};
 use crate::hub::Frame;
-use crate::ws::watchlist_frame;
 
 /// Sweeps every `redis_heartbeat` until shutdown.
 pub async fn run(shared: Arc<Shared>) {
@@ -105,13 +105,16 @@ pub async fn reap(shared: &Shared, instance: &str) -> Result<(), LinkError> {
         let offline = parts.get(1).map(as_strings).unwrap_or_default();
         for pair in removed.chunks_exact(2) {
             let (channel, user_id) = (&pair[0], &pair[1]);
-            let frame = member_removed_frame(channel, user_id);
+            let frame = Frame::from(frame::member_removed(channel, user_id));
             app.deliver(channel, &frame, None);
             pubsub::broadcast_remote(shared, app, channel, &frame, None).await;
             members += 1;
         }
         for user_id in &offline {
-            let frame = Frame::from(watchlist_frame("offline", std::slice::from_ref(user_id)));
+            let frame = Frame::from(frame::watchlist_events(
+                Watch::Offline,
+                std::slice::from_ref(user_id),
+            ));
             pubsub::notify_local_watchers(app, user_id, &frame);
             pubsub::control_remote(
                 shared,

@@ -11,15 +11,15 @@
 use std::collections::BTreeSet;
 
 use herald_protocol::ChannelKind;
+use herald_protocol::frame::{self, Watch};
 use redis::Value;
 
 use super::channels::{self, as_strings};
 use super::connection::LinkError;
 use super::envelope::Kind;
 use super::presence::{self, Change};
-use super::{Shared, member_added_frame, member_removed_frame, pubsub, users};
+use super::{Shared, pubsub, users};
 use crate::hub::Frame;
-use crate::ws::watchlist_frame;
 
 /// What a rebuild covered.
 #[derive(Debug, Default)]
@@ -81,16 +81,16 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
         }
         for (channel, user) in &members {
             let (change, _) = presence::sync_member(shared, app, channel, user, false).await?;
-            let frame = match change {
+            let encoded = match change {
                 Change::Joined => {
                     let info = app.presence_member(channel, user).and_then(|(_, i)| i);
-                    member_added_frame(channel, user, info.as_deref())
+                    frame::member_added(channel, user, info.as_deref().map(|r| r.get()))
                 }
-                Change::Left => member_removed_frame(channel, user),
+                Change::Left => frame::member_removed(channel, user),
                 // A rebuild re-asserts members already admitted, so no limit is checked.
                 Change::None | Change::Full => continue,
             };
-            pubsub::broadcast_remote(shared, app, channel, &frame, None).await;
+            pubsub::broadcast_remote(shared, app, channel, &Frame::from(encoded), None).await;
             stats.members += 1;
         }
 
@@ -98,12 +98,12 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
         user_ids.extend(recorded_users);
         for user in &user_ids {
             let change = users::sync_user(shared, app, user).await?;
-            let name = match change {
-                1 => "online",
-                -1 => "offline",
+            let watch = match change {
+                1 => Watch::Online,
+                -1 => Watch::Offline,
                 _ => continue,
             };
-            let frame = Frame::from(watchlist_frame(name, std::slice::from_ref(user)));
+            let frame = Frame::from(frame::watchlist_events(watch, std::slice::from_ref(user)));
             pubsub::control_remote(shared, app, Kind::Watchers, user, frame.as_str().as_bytes())
                 .await;
             stats.users += 1;

@@ -1,7 +1,5 @@
-//! JSON frames on the WebSocket: parsing what clients send, encoding what the server sends.
-//!
-//! Every server frame is encoded here once, as a `String`, and the server shares those bytes
-//! with every recipient of a broadcast.
+//! Frames a client sends: parsing them on the server, and encoding them the way pusher-js
+//! does (for the load generator and tests).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -148,78 +146,6 @@ fn str_field<'a>(data: Option<&'a Value>, field: &str) -> Option<&'a str> {
     data?.get(field)?.as_str()
 }
 
-#[derive(Serialize)]
-struct EventFrame<'a> {
-    event: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-}
-
-/// Encodes an event with string `data` (the protocol's "double encoding").
-pub fn event(
-    event: &str,
-    channel: Option<&str>,
-    data: Option<&str>,
-    user_id: Option<&str>,
-) -> String {
-    serde_json::to_string(&EventFrame {
-        event,
-        channel,
-        data,
-        user_id,
-    })
-    .expect("serialising strings cannot fail")
-}
-
-/// `pusher:connection_established`.
-pub fn connection_established(socket_id: &str, activity_timeout_secs: u64) -> String {
-    let data =
-        serde_json::json!({"socket_id": socket_id, "activity_timeout": activity_timeout_secs})
-            .to_string();
-    event("pusher:connection_established", None, Some(&data), None)
-}
-
-/// `pusher:error` with `data` as an object, as the real service sends it.
-pub fn error(code: Option<u16>, message: &str) -> String {
-    serde_json::json!({"event": "pusher:error", "data": {"code": code, "message": message}})
-        .to_string()
-}
-
-/// `pusher:pong` (answer to a client's `pusher:ping`).
-pub fn pong() -> String {
-    r#"{"event":"pusher:pong","data":{}}"#.to_owned()
-}
-
-/// `pusher:ping` (sent by the server to an idle client).
-pub fn ping() -> String {
-    r#"{"event":"pusher:ping","data":{}}"#.to_owned()
-}
-
-/// `pusher_internal:subscription_succeeded` with `data` already encoded as a JSON string.
-pub fn subscription_succeeded(channel: &str, data: &str) -> String {
-    event(
-        "pusher_internal:subscription_succeeded",
-        Some(channel),
-        Some(data),
-        None,
-    )
-}
-
-/// `pusher:subscription_error`, channel-scoped, so `channel.bind('pusher:subscription_error')`
-/// fires in pusher-js.
-pub fn subscription_error(channel: &str, error_type: &str, error: &str, status: u16) -> String {
-    serde_json::json!({
-        "event": "pusher:subscription_error",
-        "channel": channel,
-        "data": {"type": error_type, "error": error, "status": status},
-    })
-    .to_string()
-}
-
 /// `pusher:subscribe` as pusher-js sends it (what a client sends; used by the load
 /// generator and tests). `channel_data` is sent as the exact string that was signed.
 pub fn subscribe(channel: &str, auth: Option<&str>, channel_data: Option<&str>) -> String {
@@ -337,26 +263,6 @@ mod tests {
             ClientMessage::Unsubscribe {
                 channel: "presence-foobar".into()
             }
-        );
-    }
-
-    #[test]
-    fn encodes_frames_exactly() {
-        assert_eq!(
-            connection_established("1.2", 120),
-            r#"{"event":"pusher:connection_established","data":"{\"activity_timeout\":120,\"socket_id\":\"1.2\"}"}"#
-        );
-        assert_eq!(
-            subscription_succeeded("c", "{}"),
-            r#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#
-        );
-        assert_eq!(
-            error(None, "boom"),
-            r#"{"data":{"code":null,"message":"boom"},"event":"pusher:error"}"#
-        );
-        assert_eq!(
-            event("client-x", Some("presence-c"), Some("{}"), Some("7")),
-            r#"{"event":"client-x","channel":"presence-c","data":"{}","user_id":"7"}"#
         );
     }
 }
