@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;
+pub mod state;
 pub mod ws;
 
 pub use config::Config;

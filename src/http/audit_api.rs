@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::signed::authenticate;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The audit routes with authentication, or `None` when recording is off.
 pub fn routes(state: &AppState) -> Option<Router<AppState>> {

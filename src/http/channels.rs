@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::server::AppState;
+use crate::state::AppState;
 
 fn attributes(raw: Option<String>) -> Vec<String> {
     raw.unwrap_or_default()

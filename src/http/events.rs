@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::signed::Signed;
 use crate::config::Config;
 use crate::hub::{AppHub, Frame, SocketId};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// One event as the libraries send it.
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub async fn alive() -> Json<Value> {
     Json(json!({ "ok": true }))

@@ -6,6 +6,7 @@ mod channels;
 mod error;
 mod events;
 mod health;
+mod metrics;
 mod signed;
 mod users;
 
@@ -17,9 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 pub use error::ApiError;
+pub use metrics::router as metrics_router;
 pub use signed::{MAX_BODY_BYTES, Signed, client_ip};
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::ws;
 
 /// Every route herald serves, ready to be served or tested with `oneshot`.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::error::ApiError;
 use crate::hub::AppHub;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Largest request body the API reads (a full batch of 10 events of 10 KB fits easily).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub async fn terminate_connections(
     State(state): State<AppState>,

@@ -2,8 +2,6 @@
 //! configuration, serve HTTP and WebSocket on the given listener, and shut down in order
 //! (stop accepting → 4200 to every socket → finish in-flight requests → grace deadline).
 
-mod state;
-
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,13 +9,12 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use state::{AppState, Shared};
-
 use crate::adapter::{Adapter, LocalAdapter, RedisAdapter};
 use crate::audit::AuditSink;
 use crate::config::{AuditMode, Config};
 use crate::http;
 use crate::hub::Hub;
+use crate::state::AppState;
 
 /// A node's state plus the background work that must finish before the process exits.
 pub struct Node {
@@ -118,7 +115,7 @@ pub async fn run(
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
         tracing::info!(message = "Metrics listening.", %addr);
-        let router = crate::metrics::router(state.clone());
+        let router = http::metrics_router(state.clone());
         let stop = token.clone().cancelled_owned();
         tokio::spawn(async move {
             let _ = axum::serve(metrics_listener, router)

@@ -14,7 +14,7 @@ use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::{AppHub, ConnectionInbox};
 use crate::metrics::METRICS;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Most frames written per flush: batching keeps syscalls down under fan-out load.
 const MAX_FRAMES_PER_FLUSH: usize = 64;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 pub use connection::ConnectRequest;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Per-connection socket buffers. tungstenite's defaults (128 KiB read buffer allocated up
 /// front) would cost more than the rest of a connection together; Pusher frames are small.

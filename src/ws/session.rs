@@ -11,7 +11,7 @@ use herald_protocol::frame::{self, ClientMessage};
 use super::outbox::Outbox;
 use super::rate_limit::RateLimiter;
 use crate::hub::{AppHub, ConnectionHandle, Frame, SocketId};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// A user this socket signed in as.
 #[derive(Debug, Clone)]

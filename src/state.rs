@@ -1,4 +1,6 @@
-//! The shared state every handler sees: a cheap-clone bundle of handles.
+//! The shared state every handler sees: a cheap-clone bundle of handles. It sits below
+//! `ws/` and `http/` (both take it as axum state) and above the hub, adapter and audit sink
+//! it bundles; `server/` builds it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
