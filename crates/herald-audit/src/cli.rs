@@ -61,6 +61,12 @@ pub struct FilterArgs {
     pub severity: Option<String>,
     #[arg(long)]
     pub status: Option<String>,
+    /// The backend's error_message, exactly.
+    #[arg(long)]
+    pub error: Option<String>,
+    /// The end user's IP (the payload's ip_address, else the trigger's client IP).
+    #[arg(long)]
+    pub ip: Option<String>,
     /// Received at or after (2025-01-07 or RFC 3339).
     #[arg(long)]
     pub from: Option<String>,
@@ -86,6 +92,8 @@ impl FilterArgs {
             ("object_id", &self.object_id),
             ("severity", &self.severity),
             ("status", &self.status),
+            ("error", &self.error),
+            ("ip", &self.ip),
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.search),

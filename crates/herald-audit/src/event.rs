@@ -58,7 +58,12 @@ impl PreparedEvent {
         event.channels.retain(|c| seen.insert(c.clone()));
         let channels_json =
             serde_json::to_string(&event.channels).unwrap_or_else(|_| "[]".to_owned());
-        let fields = AuditFields::extract(&event.data);
+        let mut fields = AuditFields::extract(&event.data);
+        // Backends behind a proxy report the end user's address; otherwise the address
+        // the trigger came from is the best there is.
+        if fields.ip.is_none() {
+            fields.ip = event.client_ip.clone();
+        }
         let changes_json = fields
             .changes
             .as_ref()
@@ -89,6 +94,10 @@ pub struct EventSummary {
     pub timestamp: Option<String>,
     pub severity: Option<String>,
     pub status: Option<String>,
+    /// The backend's `error_message`.
+    pub error: Option<String>,
+    /// The payload's `ip_address`, else the IP the trigger came from.
+    pub ip: Option<String>,
     /// `changes` normalised to `{field: {old, new}}`.
     pub changes: Option<Changes>,
 }

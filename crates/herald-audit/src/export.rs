@@ -85,7 +85,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "timestamp",
     "severity",
     "status",
+    "error",
     "changes",
+    "ip",
     "socket_id",
     "client_ip",
     "user_agent",
@@ -105,7 +107,7 @@ fn csv_line(r: &EventRecord, out: &mut String) {
     // them unambiguously.
     let channels = s.channels.join(" ");
     let _ = write!(out, "{}", s.seq);
-    let cells: [Option<&str>; 20] = [
+    let cells: [Option<&str>; 22] = [
         Some(&s.received_at),
         Some(&r.app_id),
         Some(&s.name),
@@ -118,7 +120,9 @@ fn csv_line(r: &EventRecord, out: &mut String) {
         s.timestamp.as_deref(),
         s.severity.as_deref(),
         s.status.as_deref(),
+        s.error.as_deref(),
         changes.as_deref(),
+        s.ip.as_deref(),
         r.socket_id.as_deref(),
         r.client_ip.as_deref(),
         r.user_agent.as_deref(),

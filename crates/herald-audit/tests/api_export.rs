@@ -51,9 +51,9 @@ async fn csv_export_is_exact() {
         "{disposition}"
     );
     let expected = format!(
-        "seq,received_at,app_id,name,channels,action,model,object_id,object_repr,user,timestamp,severity,status,changes,socket_id,client_ip,user_agent,library,auth_key,idempotency_key,data\r\n\
-         1,2025-01-07T00:00:00.000000Z,1,model-change,audit-channel model-service user-test@example.com,created,service,53,,test@example.com,2025-01-07T12:04:26.123456Z,,,\"{{\"\"name\"\":{{\"\"old\"\":null,\"\"new\"\":\"\"Test Service\"\"}}}}\",1.2,127.0.0.1,pusher-http-python 3.3.2,pusher-http-python 3.3.2,app-key,k,\"{}\"\r\n\
-         2,2025-01-07T00:00:00.000001Z,1,note,notes,,,,,,,,,,,127.0.0.1,pusher-http-python 3.3.2,pusher-http-python 3.3.2,app-key,,\"line one,\n\"\"two\"\"\"\r\n",
+        "seq,received_at,app_id,name,channels,action,model,object_id,object_repr,user,timestamp,severity,status,error,changes,ip,socket_id,client_ip,user_agent,library,auth_key,idempotency_key,data\r\n\
+         1,2025-01-07T00:00:00.000000Z,1,model-change,audit-channel model-service user-test@example.com,created,service,53,,test@example.com,2025-01-07T12:04:26.123456Z,,,,\"{{\"\"name\"\":{{\"\"old\"\":null,\"\"new\"\":\"\"Test Service\"\"}}}}\",127.0.0.1,1.2,127.0.0.1,pusher-http-python 3.3.2,pusher-http-python 3.3.2,app-key,k,\"{}\"\r\n\
+         2,2025-01-07T00:00:00.000001Z,1,note,notes,,,,,,,,,,,127.0.0.1,,127.0.0.1,pusher-http-python 3.3.2,pusher-http-python 3.3.2,app-key,,\"line one,\n\"\"two\"\"\"\r\n",
         data.replace('"', "\"\"")
     );
     assert_eq!(String::from_utf8(body).unwrap(), expected);

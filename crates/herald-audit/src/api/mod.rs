@@ -10,8 +10,9 @@
 //! | `GET /users/{user}`, `GET /models/{model}`, `GET /models/{model}/objects/{object_id}` | `/events` fixed to that user / model / object, plus the `stats` of that selection |
 //! | `GET /export?format=csv\|ndjson` | every matching event, streamed, oldest first |
 //!
-//! Filters everywhere: `action`, `model` (`model_name`), `user` (`user_email`), `channel`,
-//! `event`, `object_id`, `severity`, `status`, `from` (`date_from`), `to` (`date_to`) as a
+//! Filters everywhere: `action` (`event_code`), `model` (`model_name`), `user`
+//! (`user_email`), `channel`, `event`, `object_id`, `severity`, `status`, `error`, `ip`
+//! (`ip_address`), `from` (`date_from`), `to` (`date_to`) as a
 //! date or RFC 3339, `days=N`, `q` (`search`) full text. Lists: `ordering` (`time`, `-time`,
 //! `seq`, `-seq`; time and seq are the same order), `limit` (1–1000, default 50), `cursor`
 //! (the `next` of the previous page). Stats: `top`, `recent`. Unknown or malformed

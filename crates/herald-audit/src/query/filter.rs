@@ -17,6 +17,10 @@ pub struct EventFilter {
     pub object_id: Option<String>,
     pub severity: Option<String>,
     pub status: Option<String>,
+    /// The backend's `error_message`, exactly.
+    pub error: Option<String>,
+    /// The end user's IP (`ip_address`, else the trigger's client IP).
+    pub ip: Option<String>,
     /// Received at or after, µs since the epoch.
     pub from: Option<i64>,
     /// Received strictly before, µs since the epoch.
@@ -25,12 +29,12 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
-    /// Reads `action`, `model` (`model_name`), `user` (`user_email`), `channel`, `event`,
-    /// `object_id`, `severity`, `status`, `from` (`date_from`), `to` (`date_to`), `days`
-    /// and `q` (`search`). `days=N` means "the last N days up to now".
+    /// Reads `action` (`event_code`), `model` (`model_name`), `user` (`user_email`),
+    /// `channel`, `event`, `object_id`, `severity`, `status`, `error`, `ip` (`ip_address`),
+    /// `from` (`date_from`), `to` (`date_to`), `days` and `q` (`search`). `days=N` means "the last N days up to now".
     pub fn from_params(p: &mut Params, now_micros: i64) -> Result<Self, ParamError> {
         let mut filter = Self {
-            action: p.take("action"),
+            action: p.take_any("action", &["event_code"])?,
             model: p.take_any("model", &["model_name"])?,
             user: p.take_any("user", &["user_email"])?,
             channel: p.take("channel"),
@@ -38,6 +42,8 @@ impl EventFilter {
             object_id: p.take("object_id"),
             severity: p.take("severity"),
             status: p.take("status"),
+            error: p.take("error"),
+            ip: p.take_any("ip", &["ip_address"])?,
             ..Self::default()
         };
         if let Some(v) = p.take_any("from", &["date_from"])? {
@@ -121,7 +127,9 @@ mod tests {
 
     #[test]
     fn reads_every_filter() {
-        let f = parse("action=created&model_name=service&user=a@b.c&channel=audit-channel&event=model-change&object_id=53&from=2025-01-01&to=2025-01-31&q=Test").unwrap();
+        let f = parse("action=created&model_name=service&user=a@b.c&channel=audit-channel&event=model-change&object_id=53&error=quota%20exceeded&ip_address=10.0.0.1&from=2025-01-01&to=2025-01-31&q=Test").unwrap();
+        assert_eq!(f.error.as_deref(), Some("quota exceeded"));
+        assert_eq!(f.ip.as_deref(), Some("10.0.0.1"));
         assert_eq!(f.action.as_deref(), Some("created"));
         assert_eq!(f.model.as_deref(), Some("service"));
         assert_eq!(f.user.as_deref(), Some("a@b.c"));

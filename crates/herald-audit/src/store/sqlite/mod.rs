@@ -9,6 +9,7 @@ mod read;
 mod schema;
 mod sql;
 mod stats;
+mod upgrade;
 mod write;
 
 use std::path::{Path, PathBuf};

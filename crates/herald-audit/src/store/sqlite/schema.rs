@@ -1,17 +1,22 @@
-//! The SQLite schema and its migration. One row per event in `events`; an `event_channels`
+//! The SQLite schema and its migrations. One row per event in `events`; an `event_channels`
 //! row per (event, channel) so that a channel filter is an index range; a contentless FTS5
-//! index over the searchable columns; per-day rollups for statistics. Triggers refuse UPDATE and DELETE so that the
-//! trail stays append-only even against a bug in herald (retention will lift this in a
-//! controlled way in a later version).
+//! index over the searchable columns; per-day rollups for statistics. Triggers refuse UPDATE
+//! and DELETE so that the trail stays append-only even against a bug in herald (retention
+//! will lift this in a controlled way in a later version).
+//!
+//! `PRAGMA user_version` holds the schema version. A new store gets version 1 and then every
+//! later step in order, exactly as an old store is upgraded, so there is one path to each
+//! version. Each step runs in its own transaction: an interrupted upgrade leaves the store
+//! at the last completed version.
 
 use rusqlite::Connection;
 
 use crate::error::StoreError;
 
 /// Bumped whenever the schema changes; stored in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA_V1: &str = r#"
+pub(super) const SCHEMA_V1: &str = r#"
 CREATE TABLE events (
     id              INTEGER PRIMARY KEY,  -- global insertion order; FTS rowid
     app_id          TEXT    NOT NULL,
@@ -76,8 +81,6 @@ CREATE VIRTUAL TABLE events_fts USING fts5(
     content = '', contentless_delete = 1
 );
 
-CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
 CREATE TRIGGER event_channels_append_only_update BEFORE UPDATE ON event_channels
@@ -86,21 +89,72 @@ CREATE TRIGGER event_channels_append_only_delete BEFORE DELETE ON event_channels
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
 "#;
 
+/// Refuses UPDATE on events. Separate from [`SCHEMA_V1`] because an upgrade that fills in
+/// new columns lifts it for the length of its transaction.
+pub(super) const EVENTS_APPEND_ONLY_UPDATE: &str = "
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+";
+
+/// Version 2: the `error` and `ip` audit fields (see `extract`), filterable, with `ip`
+/// indexed for "everything from this address". Existing rows are filled in by
+/// [`super::upgrade::extract_new_fields`] in the same transaction.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE events ADD COLUMN error TEXT;
+ALTER TABLE events ADD COLUMN ip    TEXT;
+CREATE INDEX events_app_ip ON events (app_id, ip, seq);
+"#;
+
 /// Brings the database to [`SCHEMA_VERSION`], refusing one written by a newer herald.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    match version {
-        0 => {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-            Ok(())
-        }
-        SCHEMA_VERSION => Ok(()),
-        newer => Err(StoreError::Corrupt(format!(
-            "the audit database has schema version {newer}, newer than this herald understands ({SCHEMA_VERSION})"
-        ))),
+    let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the audit database has schema version {version}, newer than this herald understands ({SCHEMA_VERSION})"
+        )));
     }
+    while version < SCHEMA_VERSION {
+        // IMMEDIATE: a second herald opening the same file waits instead of migrating too.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        match step(conn, version) {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    }
+    Ok(())
+}
+
+/// Moves the store from `from` to the next version, inside the caller's transaction.
+fn step(conn: &Connection, from: i64) -> Result<(), StoreError> {
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current != from {
+        return Ok(());
+    }
+    let next = from + 1;
+    match next {
+        1 => {
+            conn.execute_batch(SCHEMA_V1)?;
+            conn.execute_batch(EVENTS_APPEND_ONLY_UPDATE)?;
+        }
+        2 => {
+            conn.execute_batch(SCHEMA_V2)?;
+            let filled = super::upgrade::extract_new_fields(conn)?;
+            if filled > 0 {
+                tracing::info!(
+                    message = "Audit store upgraded to schema 2: new audit fields extracted for existing events.",
+                    events = filled,
+                );
+            }
+        }
+        _ => unreachable!("every version up to SCHEMA_VERSION has a step"),
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {next}"))?;
+    Ok(())
 }
 
 /// True when `conn` holds a herald audit schema.

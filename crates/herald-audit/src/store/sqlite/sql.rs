@@ -15,10 +15,12 @@ use crate::query::EventFilter;
 use crate::timefmt;
 
 pub const SUMMARY_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.action, e.model, \
-     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes";
+     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes, e.error, \
+     e.ip";
 pub const RECORD_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.action, e.model, \
-     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes, e.app_id, \
-     e.data, e.socket_id, e.client_ip, e.user_agent, e.library, e.auth_key, e.idempotency_key";
+     e.object_id, e.object_repr, e.user, e.timestamp, e.severity, e.status, e.changes, e.error, \
+     e.ip, e.app_id, e.data, e.socket_id, e.client_ip, e.user_agent, e.library, e.auth_key, \
+     e.idempotency_key";
 
 /// The `seq` range an event's receive time must fall in; `None` when no event can match.
 /// Exact because receive times never decrease with `seq` within an app.
@@ -213,6 +215,8 @@ impl Selection {
             ("e.object_id = ?", &filter.object_id),
             ("e.severity = ?", &filter.severity),
             ("e.status = ?", &filter.status),
+            ("e.error = ?", &filter.error),
+            ("e.ip = ?", &filter.ip),
         ];
         for (condition, value) in fields {
             if let Some(v) = value {
@@ -295,6 +299,8 @@ pub fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary>
         severity: opt_text(r, 10)?,
         status: opt_text(r, 11)?,
         changes: opt_text(r, 12)?.and_then(|c| serde_json::from_str::<Changes>(&c).ok()),
+        error: opt_text(r, 13)?,
+        ip: opt_text(r, 14)?,
     })
 }
 
@@ -302,13 +308,13 @@ pub fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary>
 pub fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     Ok(EventRecord {
         summary: summary_from_row(r)?,
-        app_id: r.get(13)?,
-        data: r.get(14)?,
-        socket_id: opt_text(r, 15)?,
-        client_ip: opt_text(r, 16)?,
-        user_agent: opt_text(r, 17)?,
-        library: opt_text(r, 18)?,
-        auth_key: r.get(19)?,
-        idempotency_key: opt_text(r, 20)?,
+        app_id: r.get(15)?,
+        data: r.get(16)?,
+        socket_id: opt_text(r, 17)?,
+        client_ip: opt_text(r, 18)?,
+        user_agent: opt_text(r, 19)?,
+        library: opt_text(r, 20)?,
+        auth_key: r.get(21)?,
+        idempotency_key: opt_text(r, 22)?,
     })
 }

@@ -67,9 +67,9 @@ impl SqliteWriter {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (app_id, seq, received_at, name, channels, data, socket_id,
                  client_ip, user_agent, library, auth_key, idempotency_key, action, model,
-                 object_id, object_repr, user, timestamp, severity, status, changes)
+                 object_id, object_repr, user, timestamp, severity, status, changes, error, ip)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21)",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
         )?;
         let mut insert_fts = tx.prepare_cached(
             "INSERT INTO events_fts (rowid, app, name, channels, model, user, object_repr, data)
@@ -138,6 +138,8 @@ impl SqliteWriter {
                 f.severity,
                 f.status,
                 p.changes_json,
+                f.error,
+                f.ip,
             ])?;
             let id = tx.last_insert_rowid();
             insert_fts.execute(params![
