@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # herald's whole test command: installs what the tests need, then runs formatting, lints,
 # the Rust tests, the real-client compatibility suites (pusher-js in Node and in headless
-# Chromium, the official `pusher` Node and Python libraries) and client-js's build, lint and
-# tests against target/debug/herald.
+# Chromium, the official `pusher` Node and Python libraries, the audit dashboard in
+# Chromium) and client-js's build, lint and tests against target/debug/herald.
 #
 #   bash scripts/test.sh                 # everything (what .ci/run runs)
 #   bash scripts/test.sh --compat-only   # skip fmt/clippy/cargo test (still builds herald)
@@ -72,6 +72,10 @@ install_client_js_packages() {
   (cd "$ROOT/client-js" && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+install_dashboard_packages() {
+  (cd "$ROOT/dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 install_python_packages() {
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$COMPAT/requirements.txt"
 }
@@ -83,6 +87,13 @@ rust_tests() {
   else
     cargo test --workspace --no-fail-fast
   fi
+}
+
+# ---------------------------------------------------------------- dashboard
+# The dashboard's built files are committed and embedded in the binary: check that they are
+# what the current sources build to (and that the sources type-check).
+dashboard_check() {
+  (cd "$ROOT/dashboard" && npx --no-install tsc --noEmit -p . && node build.mjs --check)
 }
 
 # ---------------------------------------------------------------- compat suites
@@ -115,12 +126,14 @@ if [ "$install" -eq 1 ]; then
   run_step "install system packages (redis-server, chromium)" install_system_packages || true
   run_step "npm ci (tests/compat)" install_node_packages || true
   run_step "npm ci (client-js)" install_client_js_packages || true
+  run_step "npm ci (dashboard)" install_dashboard_packages || true
   run_step "pip install -r tests/compat/requirements.txt" install_python_packages || true
 fi
 
 if [ "$compat_only" -eq 0 ]; then
   run_step "cargo fmt --all -- --check" cargo fmt --all -- --check || true
   run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings || true
+  run_step "dashboard: tsc --noEmit, dist/ built from the sources" dashboard_check || true
   run_step "rust tests (workspace)" rust_tests || true
 fi
 

@@ -2,11 +2,14 @@
 //! and the router that also mounts the WebSocket endpoint.
 
 mod audit_api;
+mod audit_auth;
 mod channels;
+mod dashboard;
 mod error;
 mod events;
 mod health;
 mod metrics;
+mod server_view;
 mod signed;
 mod users;
 
@@ -51,6 +54,17 @@ pub fn router(state: AppState) -> Router {
             "/users/{user_id}/terminate_connections",
             post(users::terminate_connections),
         )
+        .route(
+            "/apps/{app_id}/server",
+            get(server_view::show).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                audit_auth::require_audit_auth,
+            )),
+        )
+        .route("/dashboard", get(dashboard::redirect))
+        .route("/dashboard/", get(dashboard::index))
+        .route("/dashboard/apps", get(dashboard::apps))
+        .route("/dashboard/{file}", get(dashboard::asset))
         .fallback(ws::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A request that has not been answered in time (typically a body that trickles in or

@@ -74,13 +74,17 @@ function renderToml({ host, port, apps }) {
  * @param {object[]} [opts.apps] apps for a generated herald.toml (passed with --config);
  *                               without it herald runs its single env-configured app.
  * @param {number} [opts.readyTimeoutMs]
+ * @param {number} [opts.port]  listen on this port (a restart of an earlier herald)
+ * @param {string} [opts.dir]   reuse this temp dir, audit DB included (a restart); the caller
+ *                              then owns it and `stop()` leaves it in place
  */
 async function startHerald(opts = {}) {
   if (!fs.existsSync(HERALD_BIN)) {
     throw new Error(`herald binary not found at ${HERALD_BIN}; run \`cargo build --bin herald\` first`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-compat-'));
-  const port = await freePort();
+  const ownDir = !opts.dir;
+  const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'herald-compat-'));
+  const port = opts.port || (await freePort());
   const metricsPort = await freePort();
   const args = ['serve'];
   if (opts.apps) {
@@ -134,7 +138,7 @@ async function startHerald(opts = {}) {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       const result = await exitPromise;
       clearTimeout(timer);
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
       return result;
     },
   };

@@ -1,0 +1,192 @@
+// Live: the feed of recorded events as they commit (pausable, gapless across disconnects),
+// the connection status, events per minute, and the server view (connections, occupied
+// channels with their subscriber counts, presence members).
+
+import type { EventSummary, ServerView } from "../api";
+import { code, h, notice, replace } from "../dom";
+import { type FeedStatus, LiveFeed } from "../feed";
+import * as fmt from "../format";
+import { eventRow, eventsTable } from "../ui/events-table";
+import { type Ctx, errorNotice } from "./context";
+
+/** Rows kept on the page; older ones are in Search. */
+const MAX_ROWS = 200;
+const RATE_EVERY_MS = 10_000;
+const SERVER_EVERY_MS = 5_000;
+
+const STATUS_TEXT: Record<FeedStatus, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  paused: "Paused",
+  unauthorized: "Token refused",
+  stopped: "Stopped",
+};
+
+function card(label: string, value: HTMLElement, hint?: string): HTMLElement {
+  return h("div", { class: "card stat" }, h("p", { class: "stat-label" }, label), value, hint ? h("p", { class: "stat-hint" }, hint) : null);
+}
+
+export async function live(ctx: Ctx): Promise<void> {
+  ctx.title("Live");
+  const statusEl = h("span", { class: "pill pill-connecting", id: "feed-status" }, STATUS_TEXT.connecting);
+  const statusDetail = h("p", { class: "stat-hint", id: "feed-status-detail" });
+  const rateEl = h("span", { class: "stat-value", id: "events-per-minute" }, "–");
+  const connEl = h("span", { class: "stat-value", id: "node-connections" }, "–");
+  const chanEl = h("span", { class: "stat-value", id: "occupied-channels" }, "–");
+  const subsEl = h("span", { class: "stat-value" }, "–");
+  const pauseBtn = h("button", { type: "button", class: "button", "aria-pressed": "false", id: "pause-feed" }, "Pause");
+  const pausedNote = h("p", { class: "muted", role: "status" });
+  const tbody = h("tbody", { id: "feed-rows" });
+  const emptyFeed = notice(
+    "empty",
+    "No events recorded yet.",
+    "Events appear here as soon as a backend triggers them, e.g. ",
+    code('pusher_client.trigger("audit-channel", "model-change", {...})'),
+    ".",
+  );
+  const feedBox = h("div", null, emptyFeed);
+  const serverBox = h("div", { id: "server-view" }, h("p", { class: "muted" }, "Loading…"));
+
+  replace(
+    ctx.main,
+    h(
+      "div",
+      { class: "cards" },
+      card("Connection", h("span", { class: "stat-value", role: "status", "aria-live": "polite" }, statusEl), undefined),
+      card("Events per minute", rateEl, "recorded in the last 60 s"),
+      card("Connections", connEl, "WebSocket clients on this node"),
+      card("Occupied channels", chanEl),
+      card("Subscriptions", subsEl, "across occupied channels"),
+    ),
+    statusDetail,
+    h(
+      "div",
+      { class: "columns" },
+      h(
+        "section",
+        { class: "card feed", "aria-labelledby": "feed-heading" },
+        h("div", { class: "section-head" }, h("h2", { id: "feed-heading" }, "Recorded events"), pauseBtn),
+        pausedNote,
+        feedBox,
+      ),
+      h("section", { class: "card", "aria-labelledby": "server-heading" }, h("h2", { id: "server-heading" }, "Server"), serverBox),
+    ),
+  );
+
+  let rows = 0;
+  const table = eventsTable("Recorded events, newest first", [], tbody);
+  const feed = new LiveFeed(ctx.api, {
+    events(events: EventSummary[], backlog: boolean) {
+      if (rows === 0) replace(feedBox, table);
+      for (const e of events) {
+        const row = eventRow(e, "ago");
+        if (!backlog) row.classList.add("new");
+        tbody.prepend(row);
+        rows += 1;
+      }
+      while (rows > MAX_ROWS && tbody.lastElementChild) {
+        tbody.lastElementChild.remove();
+        rows -= 1;
+      }
+    },
+    status(status: FeedStatus, detail?: string) {
+      statusEl.className = `pill pill-${status}`;
+      statusEl.textContent = STATUS_TEXT[status];
+      statusDetail.textContent = detail ?? "";
+      if (status === "unauthorized") ctx.unauthorized(detail ?? "The token was refused.");
+    },
+  });
+  pauseBtn.addEventListener("click", () => {
+    const pausing = pauseBtn.getAttribute("aria-pressed") !== "true";
+    pauseBtn.setAttribute("aria-pressed", String(pausing));
+    pauseBtn.textContent = pausing ? "Resume" : "Pause";
+    if (pausing) {
+      feed.pause();
+      pausedNote.textContent = `Paused after #${feed.position}. Resume to receive everything recorded since, in order.`;
+    } else {
+      pausedNote.textContent = "";
+      feed.resume();
+    }
+  });
+  ctx.onLeave(() => feed.stop());
+  void feed.start(50);
+
+  const updateRate = async () => {
+    try {
+      const from = new Date(Date.now() - 60_000).toISOString();
+      const page = await ctx.api.events({ from, limit: 1 });
+      rateEl.textContent = fmt.count(page.count);
+    } catch {
+      rateEl.textContent = "–";
+    }
+  };
+  const updateServer = async () => {
+    try {
+      const view = await ctx.api.server();
+      connEl.textContent = fmt.count(view.node_connections);
+      chanEl.textContent = fmt.count(view.channels_total);
+      subsEl.textContent = fmt.count(view.subscriptions_total);
+      replace(serverBox, serverView(view));
+    } catch (e) {
+      replace(serverBox, errorNotice(e, ctx));
+    }
+  };
+  void updateRate();
+  void updateServer();
+  const timers = [
+    window.setInterval(() => document.visibilityState === "visible" && void updateRate(), RATE_EVERY_MS),
+    window.setInterval(() => document.visibilityState === "visible" && void updateServer(), SERVER_EVERY_MS),
+    window.setInterval(() => fmt.refreshAgo(tbody), 5000),
+  ];
+  ctx.onLeave(() => timers.forEach((t) => window.clearInterval(t)));
+}
+
+function serverView(view: ServerView): HTMLElement {
+  const where = view.cluster
+    ? `Node ${view.node_id} of a cluster; channels and members are cluster-wide, connections are this node's.`
+    : `Node ${view.node_id}.`;
+  const channels =
+    view.channels.length === 0
+      ? notice("empty", "No occupied channels.", "A channel appears here once a client subscribes to it.")
+      : h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { id: "channels-table" },
+            h("caption", { class: "visually-hidden" }, "Occupied channels"),
+            h("thead", null, h("tr", null, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col", class: "num" }, "Subscribers"), h("th", { scope: "col", class: "num" }, "Users"))),
+            h(
+              "tbody",
+              null,
+              view.channels.map((c) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", { class: "wrap" }, c.name),
+                  h("td", { class: "num" }, fmt.count(c.subscription_count)),
+                  h("td", { class: "num" }, c.user_count === undefined ? "" : fmt.count(c.user_count)),
+                ),
+              ),
+            ),
+          ),
+        );
+  const more = view.channels_total > view.channels.length ? h("p", { class: "muted" }, `Showing the ${fmt.count(view.channels.length)} busiest of ${fmt.count(view.channels_total)} channels.`) : null;
+  const presence = view.presence.length
+    ? h(
+        "div",
+        null,
+        h("h3", null, "Presence members"),
+        view.presence.map((p) =>
+          h(
+            "details",
+            { class: "presence" },
+            h("summary", null, `${p.channel} · ${fmt.plural(p.user_count, "member")}`),
+            h("ul", { class: "members" }, p.members.map((m) => h("li", null, m))),
+          ),
+        ),
+      )
+    : null;
+  return h("div", null, h("p", { class: "muted" }, where), channels, more, presence);
+}
