@@ -196,6 +196,35 @@ async fn presence_member_events_happen_once_cluster_wide() {
 }
 
 #[tokio::test]
+async fn a_repeated_presence_subscribe_lists_the_cluster_roster() {
+    let redis = RedisServer::start().await;
+    let nodes = start_nodes(&redis, 2).await;
+    let (mut a, a_id) = connect(&nodes[0]).await;
+    join_presence(&mut a, &a_id, "presence-again", "u1").await;
+    let (mut b, b_id) = connect(&nodes[1]).await;
+    let first = data_of(&join_presence(&mut b, &b_id, "presence-again", "u2").await);
+    assert_eq!(first["presence"]["count"], 2, "{first}");
+    recv_event(&mut a, "pusher_internal:member_added").await;
+
+    // pusher-js re-sends pusher:subscribe after a reconnect race; the socket is already
+    // subscribed, and the answer must still be the cluster's roster, not node 1's alone.
+    let again = data_of(&join_presence(&mut b, &b_id, "presence-again", "u2").await);
+    assert_eq!(again["presence"]["count"], 2, "{again}");
+    assert_eq!(
+        again["presence"]["hash"]["u1"],
+        json!({"name":"u1"}),
+        "{again}"
+    );
+    assert_eq!(again, first);
+    // Still nothing changed: no member events for the repeat.
+    a.expect_silence(QUIET).await;
+
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn watchlist_and_terminate_reach_other_nodes() {
     let redis = RedisServer::start().await;
     let nodes = start_nodes(&redis, 2).await;

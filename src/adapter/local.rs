@@ -1,19 +1,20 @@
 //! Single-node adapter: the cluster is this node, so every question is answered by the hub.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_protocol::CloseCode;
 
 use super::{Adapter, PresenceJoin};
-use crate::hub::{AppHub, ChannelSummary, Frame, PresenceMember, SocketId};
+use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, PresenceMember, SocketId};
 
 /// The adapter used when no Redis is configured.
 #[derive(Debug, Default)]
 pub struct LocalAdapter;
 
 /// Close reason sent to sockets of a user terminated through the HTTP API.
-pub const TERMINATED_REASON: &str = "You got disconnected by the app.";
+const TERMINATED_REASON: &str = "You got disconnected by the app.";
 
 #[async_trait]
 impl Adapter for LocalAdapter {
@@ -107,14 +108,61 @@ impl Adapter for LocalAdapter {
     }
 
     async fn notify_watchers(&self, app: &Arc<AppHub>, user_id: &str, frame: Frame) {
-        for watcher in app.watchers_of(user_id) {
-            watcher.deliver(frame.clone());
-        }
+        notify_local_watchers(app, user_id, &frame);
     }
 
     async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str) {
-        for conn in app.user_connections(user_id) {
-            conn.close(CloseCode::Unauthorized, TERMINATED_REASON);
-        }
+        terminate_local(app, user_id);
+    }
+
+    async fn presence_data(&self, app: &Arc<AppHub>, channel: &str) -> String {
+        app.presence_data(channel)
+    }
+
+    async fn connection_opened(&self, _app: &Arc<AppHub>) -> bool {
+        // The hub's per-node quota, already applied, is the whole cluster's.
+        true
+    }
+
+    async fn connection_closed(&self, _app: &Arc<AppHub>) {}
+
+    async fn cache_set(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        event: &str,
+        data: &str,
+        ttl: Duration,
+    ) {
+        app.cache_event(channel, event, data, ttl);
+    }
+
+    async fn cache_get(&self, app: &Arc<AppHub>, channel: &str) -> Option<CachedEvent> {
+        app.cached_event(channel)
+    }
+
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
+    fn health_reason(&self) -> Option<String> {
+        None
+    }
+
+    async fn shutdown(&self) {}
+}
+
+/// Queues `frame` to this node's sockets watching `user_id` (the Redis adapter also calls
+/// this for watchlist changes announced by other nodes).
+pub(super) fn notify_local_watchers(app: &AppHub, user_id: &str, frame: &Frame) {
+    for watcher in app.watchers_of(user_id) {
+        watcher.deliver(frame.clone());
+    }
+}
+
+/// Closes this node's sockets signed in as `user_id`.
+pub(super) fn terminate_local(app: &AppHub, user_id: &str) {
+    for conn in app.user_connections(user_id) {
+        conn.close(CloseCode::Unauthorized, TERMINATED_REASON);
     }
 }

@@ -7,7 +7,7 @@
 //! [`RedisAdapter`] joins several nodes through Redis (selected by `HERALD_REDIS_URL`).
 
 mod local;
-pub mod redis;
+mod redis;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub struct PresenceJoin {
 }
 
 /// Cluster-wide channel and user state and delivery.
+///
+/// Every method is required: an implementation says what each fact means for it, so a new
+/// adapter cannot inherit single-node behaviour by omission.
 #[async_trait]
 pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// Delivers `frame` to every subscriber of `channel` in the cluster except `except`.
@@ -75,6 +78,8 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;
     async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;
     async fn presence_user_ids(&self, app: &Arc<AppHub>, channel: &str) -> Vec<String>;
+    /// `subscription_succeeded` data listing a presence channel's cluster-wide roster.
+    async fn presence_data(&self, app: &Arc<AppHub>, channel: &str) -> String;
     /// Occupied channels whose name starts with `prefix`, cluster-wide.
     async fn channels(&self, app: &Arc<AppHub>, prefix: &str) -> Vec<ChannelSummary>;
 
@@ -106,12 +111,10 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// Records a new local connection (already admitted by the hub's per-node quota).
     /// Returns false when the app's `max_connections` is exceeded cluster-wide: the caller
     /// then refuses it with 4004 and calls [`connection_closed`](Self::connection_closed).
-    async fn connection_opened(&self, _app: &Arc<AppHub>) -> bool {
-        true
-    }
+    async fn connection_opened(&self, app: &Arc<AppHub>) -> bool;
 
     /// Records that a local connection went away (already removed from the hub).
-    async fn connection_closed(&self, _app: &Arc<AppHub>) {}
+    async fn connection_closed(&self, app: &Arc<AppHub>);
 
     /// Remembers the last event of a cache channel for `ttl`, cluster-wide.
     async fn cache_set(
@@ -121,26 +124,18 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
         event: &str,
         data: &str,
         ttl: Duration,
-    ) {
-        app.cache_event(channel, event, data, ttl);
-    }
+    );
 
     /// The last event of a cache channel, if still fresh, from anywhere in the cluster.
-    async fn cache_get(&self, app: &Arc<AppHub>, channel: &str) -> Option<CachedEvent> {
-        app.cached_event(channel)
-    }
+    async fn cache_get(&self, app: &Arc<AppHub>, channel: &str) -> Option<CachedEvent>;
 
-    /// Whether the adapter can reach its backing store (always true for the local one).
-    fn is_healthy(&self) -> bool {
-        true
-    }
+    /// Whether the adapter can reach its backing store.
+    fn is_healthy(&self) -> bool;
 
     /// Why the adapter is not healthy, for `/ready` and the logs.
-    fn health_reason(&self) -> Option<String> {
-        None
-    }
+    fn health_reason(&self) -> Option<String>;
 
     /// Stops background work and withdraws this node from the cluster. Called once, after
     /// every connection has been closed and cleaned up.
-    async fn shutdown(&self) {}
+    async fn shutdown(&self);
 }

@@ -32,8 +32,6 @@ pub struct Subscribed {
     pub first_on_node: bool,
     /// Presence only: this is the user's first socket on this node.
     pub member_added: bool,
-    /// Presence only: `subscription_succeeded` data for the current roster.
-    pub presence_data: Option<String>,
     /// Presence only: the roster is full, nothing changed.
     pub presence_full: bool,
 }
@@ -159,7 +157,6 @@ impl AppHub {
                     return out;
                 }
                 out.member_added = roster.join(&member.user_id, member.user_info, socket_id);
-                out.presence_data = Some(roster.subscription_data());
                 Some(Arc::<str>::from(member.user_id))
             }
             None => None,

@@ -30,9 +30,10 @@ impl Session {
             Err(()) => return,
         };
         if self.channels.contains_key(channel) {
-            // Already subscribed: acknowledge again, change nothing.
+            // Already subscribed: acknowledge again, change nothing. The roster is the
+            // cluster's, as in the first acknowledgement.
             let data = if kind == ChannelKind::Presence {
-                self.app.presence_data(channel)
+                self.state.adapter.presence_data(&self.app, channel).await
             } else {
                 "{}".to_owned()
             };

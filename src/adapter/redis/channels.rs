@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use redis::Value;
 
-use super::Shared;
-use super::connection::LinkError;
+use super::link::LinkError;
 use super::locks;
 use super::pubsub;
+use super::shared::Shared;
+use super::values::{as_int, as_string};
 use crate::hub::{AppHub, ChannelSummary};
 
 /// Brings Redis in line with the local hub for `channel`: subscribes to its topic while it
@@ -104,27 +105,4 @@ pub async fn list(
         });
     }
     Ok(out)
-}
-
-pub fn as_string(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-pub fn as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i),
-        _ => as_string(v).and_then(|s| s.parse().ok()),
-    }
-}
-
-/// A Lua array of strings.
-pub fn as_strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(items) => items.iter().filter_map(as_string).collect(),
-        _ => Vec::new(),
-    }
 }

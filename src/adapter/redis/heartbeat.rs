@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::Shared;
-use super::connection::LinkError;
+use super::link::LinkError;
+use super::shared::Shared;
 
 /// Refreshes the heartbeat and registers the instance. Returns whether the heartbeat was
 /// still there (false: it had expired, or this is the first beat).

@@ -25,7 +25,6 @@
 /// Key and channel names for one cluster (one prefix).
 #[derive(Debug, Clone)]
 pub struct Keys {
-    prefix: String,
     /// `{prefix}:`, the hash-tagged start of every state key.
     tagged: String,
     /// `prefix:`, the start of every pub/sub channel.
@@ -42,14 +41,9 @@ pub enum Topic<'a> {
 impl Keys {
     pub fn new(prefix: &str) -> Self {
         Self {
-            prefix: prefix.to_owned(),
             tagged: format!("{{{prefix}}}:"),
             topic_start: format!("{prefix}:"),
         }
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     pub fn heartbeat(&self, instance: &str) -> String {

@@ -8,24 +8,30 @@
 //!   ([`channels`], [`presence`], [`users`], scripts in `lua/`).
 //! - **Failure**: heartbeats and a reaper remove dead nodes' state ([`heartbeat`],
 //!   [`reaper`]); a lost Redis connection never stops local delivery, and on reconnect the
-//!   node rebuilds its share from its hub ([`connection`], [`rebuild`]).
+//!   node rebuilds its share from its hub ([`link`], [`supervisor`], [`rebuild`]).
+//!
+//! Whenever Redis cannot answer, the adapter answers as [`LocalAdapter`] would: this node's
+//! own view.
 //!
 //! Every cluster-wide write is an *absolute* write of the local hub's value, made under a
 //! per-channel or per-user async lock: a retry, a rebuild or a race can never double-count.
 
-pub mod channels;
-pub mod connection;
-pub mod envelope;
-pub mod heartbeat;
-pub mod keys;
-pub mod locks;
-pub mod presence;
-pub mod pubsub;
-pub mod quota;
-pub mod reaper;
-pub mod rebuild;
-pub mod scripts;
-pub mod users;
+pub(crate) mod channels;
+pub(crate) mod envelope;
+pub(crate) mod heartbeat;
+pub(crate) mod keys;
+pub(crate) mod link;
+pub(crate) mod locks;
+pub(crate) mod presence;
+pub(crate) mod pubsub;
+pub(crate) mod quota;
+pub(crate) mod reaper;
+pub(crate) mod rebuild;
+pub(crate) mod scripts;
+pub(crate) mod shared;
+pub(crate) mod supervisor;
+pub(crate) mod users;
+pub(crate) mod values;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,14 +40,14 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use self::connection::{Link, LinkError};
 use self::envelope::Kind;
 use self::keys::Keys;
+use self::link::{Link, LinkError};
 use self::locks::KeyedLocks;
 use self::presence::Change;
 use self::scripts::Scripts;
-use super::local::TERMINATED_REASON;
-use super::{Adapter, PresenceJoin};
+use self::shared::Shared;
+use super::{Adapter, LocalAdapter, PresenceJoin};
 use crate::config::Config;
 use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, Hub, PresenceMember, SocketId};
 
@@ -49,36 +55,6 @@ use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, Hub, PresenceMember
 const STARTUP_WAIT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for background tasks.
 const STOP_WAIT: Duration = Duration::from_secs(3);
-
-/// Everything the adapter's parts share.
-pub struct Shared {
-    /// This process's id in the cluster: the node id plus a random suffix, so a node that
-    /// restarts under the same id is never mistaken for its dead predecessor.
-    pub instance: String,
-    pub node_id: String,
-    pub keys: Keys,
-    pub hub: Arc<Hub>,
-    pub link: Link,
-    pub scripts: Scripts,
-    /// Per channel: the connection generation its topic is subscribed on (0: none).
-    pub channel_locks: KeyedLocks<u64>,
-    pub user_locks: KeyedLocks<()>,
-    /// Per app with a connection quota.
-    pub connection_locks: KeyedLocks<()>,
-    pub heartbeat: Duration,
-    pub node_timeout: Duration,
-    pub token: CancellationToken,
-    pub tasks: TaskTracker,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("instance", &self.instance)
-            .field("link", &self.link)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The adapter used when `HERALD_REDIS_URL` is set.
 #[derive(Debug)]
@@ -111,7 +87,7 @@ impl RedisAdapter {
             token: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
-        shared.tasks.spawn(connection::supervise(shared.clone()));
+        shared.tasks.spawn(supervisor::supervise(shared.clone()));
         shared.tasks.spawn(heartbeat::run(shared.clone()));
         shared.tasks.spawn(reaper::run(shared.clone()));
         tracing::info!(
@@ -165,22 +141,24 @@ impl Adapter for RedisAdapter {
         pubsub::broadcast_remote(&self.shared, app, channel, &frame, except).await;
     }
 
-    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
-        channels::sync(&self.shared, app, channel)
-            .await
-            .unwrap_or_else(|e| {
+    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize {
+        match channels::sync(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("subscribe", &e);
-                app.subscription_count(channel)
-            })
+                LocalAdapter.subscribed(app, channel, socket).await
+            }
+        }
     }
 
-    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
-        channels::sync(&self.shared, app, channel)
-            .await
-            .unwrap_or_else(|e| {
+    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize {
+        match channels::sync(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("unsubscribe", &e);
-                app.subscription_count(channel)
-            })
+                LocalAdapter.unsubscribed(app, channel, socket).await
+            }
+        }
     }
 
     async fn presence_joined(
@@ -188,7 +166,7 @@ impl Adapter for RedisAdapter {
         app: &Arc<AppHub>,
         channel: &str,
         member: &PresenceMember,
-        _socket: SocketId,
+        socket: SocketId,
         first_local_socket: bool,
     ) -> PresenceJoin {
         match presence::sync_member(&self.shared, app, channel, &member.user_id, true).await {
@@ -206,11 +184,9 @@ impl Adapter for RedisAdapter {
                 if let Err(e) = other {
                     degraded("presence join", &e);
                 }
-                PresenceJoin {
-                    member_added: first_local_socket,
-                    presence_data: app.presence_data(channel),
-                    full: false,
-                }
+                LocalAdapter
+                    .presence_joined(app, channel, member, socket, first_local_socket)
+                    .await
             }
         }
     }
@@ -220,66 +196,84 @@ impl Adapter for RedisAdapter {
         app: &Arc<AppHub>,
         channel: &str,
         user_id: &str,
-        _socket: SocketId,
+        socket: SocketId,
         last_local_socket: bool,
     ) -> bool {
         match presence::sync_member(&self.shared, app, channel, user_id, false).await {
             Ok((change, _)) => change == Change::Left,
             Err(e) => {
                 degraded("presence leave", &e);
-                last_local_socket
+                LocalAdapter
+                    .presence_left(app, channel, user_id, socket, last_local_socket)
+                    .await
             }
         }
     }
 
     async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
-        channels::count(&self.shared, app, channel)
-            .await
-            .unwrap_or_else(|e| {
+        match channels::count(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("subscription_count", &e);
-                app.subscription_count(channel)
-            })
+                LocalAdapter.subscription_count(app, channel).await
+            }
+        }
     }
 
     async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {
-        presence::user_count(&self.shared, app, channel)
-            .await
-            .unwrap_or_else(|e| {
+        match presence::user_count(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("user_count", &e);
-                app.user_count(channel)
-            })
+                LocalAdapter.user_count(app, channel).await
+            }
+        }
     }
 
     async fn presence_user_ids(&self, app: &Arc<AppHub>, channel: &str) -> Vec<String> {
-        presence::user_ids(&self.shared, app, channel)
-            .await
-            .unwrap_or_else(|e| {
+        match presence::user_ids(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("presence users", &e);
-                app.presence_user_ids(channel)
-            })
+                LocalAdapter.presence_user_ids(app, channel).await
+            }
+        }
+    }
+
+    async fn presence_data(&self, app: &Arc<AppHub>, channel: &str) -> String {
+        match presence::roster(&self.shared, app, channel).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                degraded("presence roster", &e);
+                LocalAdapter.presence_data(app, channel).await
+            }
+        }
     }
 
     async fn channels(&self, app: &Arc<AppHub>, prefix: &str) -> Vec<ChannelSummary> {
-        channels::list(&self.shared, app, prefix)
-            .await
-            .unwrap_or_else(|e| {
+        match channels::list(&self.shared, app, prefix).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("channels", &e);
-                app.channel_summaries(prefix)
-            })
+                LocalAdapter.channels(app, prefix).await
+            }
+        }
     }
 
     async fn user_signed_in(
         &self,
         app: &Arc<AppHub>,
         user_id: &str,
-        _socket: SocketId,
+        socket: SocketId,
         first_local: bool,
     ) -> bool {
         match users::sync_user(&self.shared, app, user_id).await {
             Ok(change) => change == 1,
             Err(e) => {
                 degraded("sign-in", &e);
-                first_local
+                LocalAdapter
+                    .user_signed_in(app, user_id, socket, first_local)
+                    .await
             }
         }
     }
@@ -288,33 +282,34 @@ impl Adapter for RedisAdapter {
         &self,
         app: &Arc<AppHub>,
         user_id: &str,
-        _socket: SocketId,
+        socket: SocketId,
         last_local: bool,
     ) -> bool {
         match users::sync_user(&self.shared, app, user_id).await {
             Ok(change) => change == -1,
             Err(e) => {
                 degraded("sign-out", &e);
-                last_local
+                LocalAdapter
+                    .user_signed_out(app, user_id, socket, last_local)
+                    .await
             }
         }
     }
 
     async fn online_users(&self, app: &Arc<AppHub>, user_ids: &[String]) -> Vec<String> {
-        users::online(&self.shared, app, user_ids)
-            .await
-            .unwrap_or_else(|e| {
+        match users::online(&self.shared, app, user_ids).await {
+            Ok(answer) => answer,
+            Err(e) => {
                 degraded("online users", &e);
-                user_ids
-                    .iter()
-                    .filter(|u| app.is_user_online(u))
-                    .cloned()
-                    .collect()
-            })
+                LocalAdapter.online_users(app, user_ids).await
+            }
+        }
     }
 
     async fn notify_watchers(&self, app: &Arc<AppHub>, user_id: &str, frame: Frame) {
-        pubsub::notify_local_watchers(app, user_id, &frame);
+        LocalAdapter
+            .notify_watchers(app, user_id, frame.clone())
+            .await;
         pubsub::control_remote(
             &self.shared,
             app,
@@ -326,7 +321,7 @@ impl Adapter for RedisAdapter {
     }
 
     async fn terminate_user(&self, app: &Arc<AppHub>, user_id: &str) {
-        pubsub::terminate_local(app, user_id);
+        LocalAdapter.terminate_user(app, user_id).await;
         pubsub::control_remote(&self.shared, app, Kind::Terminate, user_id, b"").await;
     }
 
@@ -337,7 +332,7 @@ impl Adapter for RedisAdapter {
             // The hub's per-node quota already applied; without Redis that is all we know.
             Err(e) => {
                 degraded("connection quota", &e);
-                true
+                LocalAdapter.connection_opened(app).await
             }
         }
     }
@@ -356,7 +351,7 @@ impl Adapter for RedisAdapter {
         data: &str,
         ttl: Duration,
     ) {
-        app.cache_event(channel, event, data, ttl);
+        LocalAdapter.cache_set(app, channel, event, data, ttl).await;
         let key = self.shared.keys.cache(&app.config.id, channel);
         let value = serde_json::json!({ "event": event, "data": data }).to_string();
         let ttl_ms = ttl.as_millis() as u64;
@@ -410,7 +405,7 @@ impl Adapter for RedisAdapter {
             Ok(_) => None,
             Err(e) => {
                 degraded("cache get", &e);
-                app.cached_event(channel)
+                LocalAdapter.cache_get(app, channel).await
             }
         }
     }

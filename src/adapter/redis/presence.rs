@@ -8,10 +8,10 @@ use herald_protocol::frame;
 use redis::Value;
 use serde_json::value::RawValue;
 
-use super::Shared;
-use super::channels::{as_int, as_string};
-use super::connection::LinkError;
+use super::link::LinkError;
 use super::locks;
+use super::shared::Shared;
+use super::values::{as_int, as_string};
 use crate::hub::AppHub;
 
 /// What a member sync decided, cluster-wide.
@@ -79,15 +79,20 @@ pub async fn sync_member(
     result
 }
 
-/// `subscription_succeeded` data from the flat `HGETALL` of a members hash.
-fn roster_data(flat: &Value) -> String {
-    let Value::Array(items) = flat else {
-        return frame::presence_data(std::iter::empty());
+/// `subscription_succeeded` data from the `HGETALL` of a members hash: a flat array when it
+/// comes through a Lua script, a map when RESP3 answers the command directly.
+fn roster_data(reply: &Value) -> String {
+    let members: Vec<(String, Option<String>)> = match reply {
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .filter_map(|pair| Some((as_string(&pair[0])?, as_string(&pair[1]))))
+            .collect(),
+        Value::Map(pairs) => pairs
+            .iter()
+            .filter_map(|(user, info)| Some((as_string(user)?, as_string(info))))
+            .collect(),
+        _ => Vec::new(),
     };
-    let members: Vec<(String, Option<String>)> = items
-        .chunks_exact(2)
-        .filter_map(|pair| Some((as_string(&pair[0])?, as_string(&pair[1]))))
-        .collect();
     frame::presence_data(members.iter().map(|(u, i)| (u.as_str(), i.as_deref())))
 }
 
@@ -111,4 +116,14 @@ pub async fn user_count(shared: &Shared, app: &AppHub, channel: &str) -> Result<
         .link
         .call(|mut c| async move { redis::cmd("HLEN").arg(key).query_async(&mut c).await })
         .await
+}
+
+/// `subscription_succeeded` data of a presence channel's cluster-wide roster.
+pub async fn roster(shared: &Shared, app: &AppHub, channel: &str) -> Result<String, LinkError> {
+    let key = shared.keys.members(&app.config.id, channel);
+    let flat: Value = shared
+        .link
+        .call(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await })
+        .await?;
+    Ok(roster_data(&flat))
 }

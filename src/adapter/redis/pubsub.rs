@@ -11,12 +11,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
 
-use super::connection::{Conns, LinkError};
 use super::envelope::{self, Kind};
 use super::keys::Topic;
-use super::{Shared, TERMINATED_REASON};
+use super::link::{Conns, LinkError};
+use super::shared::Shared;
+use crate::adapter::local::{notify_local_watchers, terminate_local};
 use crate::hub::{AppHub, Frame, SocketId};
-use herald_protocol::CloseCode;
 
 /// Makes this node's subscription to `topic` match `want`. `subscribed_gen` is the
 /// connection generation the topic was subscribed on (0 = not subscribed); a subscription
@@ -101,20 +101,6 @@ pub async fn control_remote(shared: &Shared, app: &AppHub, kind: Kind, user_id: 
     let topic = shared.keys.control_topic(&app.config.id);
     if let Err(error) = publish(shared, topic, payload).await {
         tracing::debug!(message = "Cross-node control message failed.", user_id, %error);
-    }
-}
-
-/// Delivers to local watchers of `user_id`.
-pub fn notify_local_watchers(app: &AppHub, user_id: &str, frame: &Frame) {
-    for watcher in app.watchers_of(user_id) {
-        watcher.deliver(frame.clone());
-    }
-}
-
-/// Closes local sockets signed in as `user_id`.
-pub fn terminate_local(app: &AppHub, user_id: &str) {
-    for conn in app.user_connections(user_id) {
-        conn.close(CloseCode::Unauthorized, TERMINATED_REASON);
     }
 }
 

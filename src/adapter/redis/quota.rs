@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use super::Shared;
-use super::connection::LinkError;
+use super::link::LinkError;
 use super::locks;
+use super::shared::Shared;
 use crate::hub::AppHub;
 
 /// The field of the connection hashes.

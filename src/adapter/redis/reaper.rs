@@ -12,10 +12,12 @@ use std::sync::Arc;
 use herald_protocol::frame::{self, Watch};
 use redis::Value;
 
-use super::channels::as_strings;
-use super::connection::LinkError;
 use super::envelope::Kind;
-use super::{Shared, pubsub};
+use super::link::LinkError;
+use super::pubsub;
+use super::shared::Shared;
+use super::values::as_strings;
+use crate::adapter::local::notify_local_watchers;
 use crate::hub::Frame;
 
 /// Sweeps every `redis_heartbeat` until shutdown.
@@ -115,7 +117,7 @@ pub async fn reap(shared: &Shared, instance: &str) -> Result<(), LinkError> {
                 Watch::Offline,
                 std::slice::from_ref(user_id),
             ));
-            pubsub::notify_local_watchers(app, user_id, &frame);
+            notify_local_watchers(app, user_id, &frame);
             pubsub::control_remote(
                 shared,
                 app,

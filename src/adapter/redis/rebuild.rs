@@ -14,11 +14,13 @@ use herald_protocol::ChannelKind;
 use herald_protocol::frame::{self, Watch};
 use redis::Value;
 
-use super::channels::{self, as_strings};
-use super::connection::LinkError;
+use super::channels;
 use super::envelope::Kind;
+use super::link::LinkError;
 use super::presence::{self, Change};
-use super::{Shared, pubsub, users};
+use super::shared::Shared;
+use super::values::as_strings;
+use super::{pubsub, quota, users};
 use crate::hub::Frame;
 
 /// What a rebuild covered.
@@ -34,7 +36,7 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
     for app in shared.hub.apps() {
         let id = &app.config.id;
         pubsub::subscribe_always(shared, shared.keys.control_topic(id)).await?;
-        super::quota::sync(shared, app).await?;
+        quota::sync(shared, app).await?;
 
         let own = shared.keys.own_counts(id, &shared.instance);
         let own_presence = shared.keys.own_presence(id, &shared.instance);

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use super::Shared;
-use super::connection::LinkError;
+use super::link::LinkError;
 use super::locks;
+use super::shared::Shared;
 use crate::hub::AppHub;
 
 /// +1 came online, -1 went offline, 0 neither.

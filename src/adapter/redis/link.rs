@@ -1,27 +1,23 @@
-//! The node's two Redis connections — one for commands and publishing, one that holds the
-//! sharded subscriptions and receives their messages as RESP3 pushes — and the supervisor
-//! that connects them, reconnects with backoff when they are lost, and after every
-//! (re)connect re-registers the node and rebuilds its share of the cluster state.
+//! The link to Redis: the node's two connections — one for commands and publishing, one
+//! that holds the sharded subscriptions and receives their messages as RESP3 pushes — and
+//! their health. Every other part of the adapter makes its calls through it; `supervisor.rs`
+//! connects it and reconnects it when it is lost.
 //!
 //! Losing Redis never blocks local work: while no connection is installed every call fails
 //! at once with [`LinkError::Down`], and every call that is made has a deadline.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisError};
 use tokio::sync::Notify;
 
-use super::{Shared, heartbeat, pubsub, rebuild};
-
 /// Longest any single Redis call may take before the caller gives up on it.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Why a Redis call did not happen or did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +124,11 @@ impl Link {
             .clone()
     }
 
-    fn set_unhealthy(&self, reason: String) {
+    pub fn set_healthy(&self) {
+        self.healthy.store(true, Ordering::SeqCst);
+    }
+
+    pub fn set_unhealthy(&self, reason: String) {
         self.healthy.store(false, Ordering::SeqCst);
         *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
     }
@@ -144,8 +144,18 @@ impl Link {
         }
     }
 
-    fn is_lost(&self, generation: u64) -> bool {
+    pub fn is_lost(&self, generation: u64) -> bool {
         self.lost_generation.load(Ordering::SeqCst) >= generation
+    }
+
+    /// Resolves when a connection is reported lost.
+    pub async fn lost(&self) {
+        self.lost.notified().await;
+    }
+
+    /// Resolves when a rebuild is requested.
+    pub async fn rebuild_requested(&self) {
+        self.rebuild.notified().await;
     }
 
     /// Asks the supervisor to rebuild this node's share of the state (the heartbeat found
@@ -183,7 +193,13 @@ impl Link {
         }
     }
 
-    async fn connect(&self, shared: &Arc<Shared>, generation: u64) -> Result<Conns, RedisError> {
+    /// Opens both connections as `generation`; pushes (sharded-subscription messages)
+    /// arriving on the second one are handed to `on_push` inside the connection's reader.
+    pub async fn connect(
+        &self,
+        generation: u64,
+        on_push: impl Fn(redis::PushInfo) + Send + Sync + 'static,
+    ) -> Result<Conns, RedisError> {
         let base = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(OP_TIMEOUT));
@@ -191,13 +207,8 @@ impl Link {
             .client
             .get_multiplexed_async_connection_with_config(&base)
             .await?;
-        let weak = Arc::downgrade(shared);
-        // Messages are handed to the hub right here, inside the connection's reader: the hub
-        // only queues frames without waiting, so this never stalls the reader.
         let push = move |info: redis::PushInfo| -> Result<(), std::convert::Infallible> {
-            if let Some(shared) = weak.upgrade() {
-                pubsub::on_push(&shared, generation, info);
-            }
+            on_push(info);
             Ok(())
         };
         let sub = self
@@ -211,103 +222,12 @@ impl Link {
         })
     }
 
-    fn install(&self, conns: Option<Conns>) {
+    pub fn install(&self, conns: Option<Conns>) {
         let mut slot = self.conns.write().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = &conns {
             self.generation.store(c.generation, Ordering::SeqCst);
         }
         *slot = conns;
-    }
-}
-
-/// Keeps the node connected until shutdown: connect (with backoff), heartbeat and rebuild,
-/// then wait for the connection to be lost or for a rebuild request, and start over.
-pub async fn supervise(shared: Arc<Shared>) {
-    let link = &shared.link;
-    let token = shared.token.clone();
-    let mut backoff = BACKOFF_MIN;
-    let mut failures: u32 = 0;
-    loop {
-        let generation = link.generation() + 1;
-        let attempt = tokio::select! {
-            _ = token.cancelled() => return,
-            r = link.connect(&shared, generation) => r,
-        };
-        let conns = match attempt {
-            Ok(c) => c,
-            Err(error) => {
-                failures += 1;
-                link.set_unhealthy(format!("cannot connect to Redis at {}: {error}", link.url));
-                // Say it loudly once, then every so often, so an outage does not flood logs.
-                if failures == 1 || failures % 20 == 0 {
-                    tracing::warn!(
-                        message = "Cannot connect to Redis; local delivery continues, retrying.",
-                        url = %link.url,
-                        %error,
-                        attempts = failures,
-                        retry_in_ms = backoff.as_millis() as u64,
-                    );
-                }
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        link.install(Some(conns));
-        backoff = BACKOFF_MIN;
-        failures = 0;
-        link.set_unhealthy("rebuilding this node's cluster state in Redis".to_owned());
-        tracing::info!(message = "Connected to Redis.", url = %link.url, generation);
-
-        'connected: loop {
-            let rebuilt = tokio::select! {
-                _ = token.cancelled() => return,
-                r = async {
-                    heartbeat::beat(&shared).await?;
-                    rebuild::run(&shared).await
-                } => r,
-            };
-            match rebuilt {
-                Ok(stats) => {
-                    link.healthy.store(true, Ordering::SeqCst);
-                    tracing::info!(
-                        message = "Cluster state rebuilt from the local hub; node ready.",
-                        channels = stats.channels,
-                        presence_members = stats.members,
-                        users = stats.users,
-                    );
-                }
-                Err(error) => {
-                    tracing::warn!(message = "Rebuilding cluster state failed; reconnecting.", %error);
-                    link.mark_lost(generation);
-                }
-            }
-            loop {
-                if link.is_lost(generation) {
-                    break 'connected;
-                }
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    _ = link.lost.notified() => {}
-                    _ = link.rebuild.notified() => {
-                        tracing::warn!(message = "This node's heartbeat had expired; rebuilding its cluster state.");
-                        continue 'connected;
-                    }
-                }
-            }
-        }
-        link.install(None);
-        link.set_unhealthy(format!(
-            "lost the connection to Redis at {}; reconnecting",
-            link.url
-        ));
-        tracing::warn!(
-            message = "Lost the connection to Redis; delivering locally only until it is back.",
-            url = %link.url,
-        );
     }
 }
 
