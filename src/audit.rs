@@ -1,14 +1,18 @@
-//! The trigger API's side of the audit recorder: handing over accepted events
-//! (`herald_audit::NewEvent`s) and turning a recorder failure into an HTTP answer. The recorder itself (store, single
-//! writer, query API, export) is the `herald-audit` crate; it never touches sockets.
-
-use std::sync::Arc;
+//! The trigger's side of the audit recorder: handing over accepted events
+//! (`herald_audit::NewEvent`s), waiting for the commit, and applying the operator's policy
+//! when the recorder fails. The recorder itself (store, single writer, query API, export) is
+//! the `herald-audit` crate; it never touches sockets. This module knows no HTTP either:
+//! `http/error.rs` decides how a refusal is answered.
 
 use herald_audit::{AuditRecorder, NewEvent, RecordError, UnavailablePolicy};
 
-use crate::http::ApiError;
-use crate::hub::AppHub;
 use crate::metrics::METRICS;
+
+/// The recorder could not record the events and the policy is to refuse them: nothing may
+/// be delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("Event not accepted: the {0}. Nothing was delivered; retry the request.")]
+pub struct NotRecorded(#[from] pub RecordError);
 
 /// Where accepted events go before they are published.
 #[derive(Clone, Default)]
@@ -36,15 +40,15 @@ impl AuditSink {
         }
     }
 
-    /// Records `events` and resolves once the recorder has committed them. Returns, per
-    /// event, whether it is new: false for an idempotent retry, which must not be delivered
-    /// again. A recorder failure is a 503 (nothing is delivered), unless the operator chose
-    /// to deliver unrecorded events.
+    /// Records `events` of app `app_id` and resolves once the recorder has committed them.
+    /// Returns, per event, whether it is new: false for an idempotent retry, which must not
+    /// be delivered again. A recorder failure refuses the events ([`NotRecorded`]), unless
+    /// the operator chose to deliver unrecorded events.
     pub async fn record(
         &self,
-        app: &Arc<AppHub>,
+        app_id: &str,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<bool>, ApiError> {
+    ) -> Result<Vec<bool>, NotRecorded> {
         let Some(recorder) = &self.recorder else {
             return Ok(vec![true; events.len()]);
         };
@@ -60,21 +64,15 @@ impl AuditSink {
                     UnavailablePolicy::DeliverAndRecord => {
                         tracing::error!(
                             message = "Delivering events the audit trail could not record.",
-                            app = %app.config.id,
+                            app = %app_id,
                             count,
                             %error,
                         );
                         Ok(vec![true; count])
                     }
-                    UnavailablePolicy::RecordOrReject => Err(refusal(&error)),
+                    UnavailablePolicy::RecordOrReject => Err(NotRecorded(error)),
                 }
             }
         }
     }
-}
-
-fn refusal(error: &RecordError) -> ApiError {
-    ApiError::unavailable(format!(
-        "Event not accepted: the {error}. Nothing was delivered; retry the request."
-    ))
 }

@@ -171,6 +171,31 @@ async fn an_unwritable_store_refuses_triggers_with_503_and_delivers_nothing() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn with_the_deliver_policy_an_unwritable_store_still_delivers() {
+    let mut config = test_config();
+    let path = temp_path("audit.db");
+    config.audit_url = format!("sqlite://{}", path.display());
+    config.audit_on_unavailable = herald_audit::UnavailablePolicy::DeliverAndRecord;
+    let server = TestServer::start(config).await;
+    let (mut c, _) = server.connect_established().await;
+    c.subscribe("audit-channel").await;
+    let api = server.http();
+    assert_eq!(api.trigger(&["audit-channel"], "e", "1").await.0, 200);
+    assert_eq!(c.recv().await["data"], "1");
+    let mut blocker = rusqlite_lock(&path);
+    let (status, body) = api.trigger(&["audit-channel"], "e", "2").await;
+    blocker.kill().unwrap();
+    blocker.wait().unwrap();
+    // The operator chose availability over the trail: the event is delivered anyway.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(c.recv().await["data"], "2");
+    // And the trail does not pretend to hold it.
+    let page = api.get_json("/apps/1/audit/events", &[]).await;
+    assert_eq!(page["count"], 1, "only the first event is recorded: {page}");
+    server.stop().await;
+}
+
 /// Holds an exclusive lock on the database file (the writer then times out).
 fn rusqlite_lock(path: &std::path::Path) -> std::process::Child {
     let script = format!(

@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::audit::NotRecorded;
+
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -41,6 +43,13 @@ impl ApiError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+}
+
+/// The audit trail refused the events: 503, so the backend retries later.
+impl From<NotRecorded> for ApiError {
+    fn from(refusal: NotRecorded) -> Self {
+        Self::unavailable(refusal.to_string())
     }
 }
 

@@ -255,7 +255,7 @@ pub async fn trigger(
     let events = [event];
     let fresh = state
         .audit
-        .record(&signed.app, to_audit(&signed, &events))
+        .record(&signed.app.config.id, to_audit(&signed, &events))
         .await?;
     let event = &events[0];
     if fresh[0] {
@@ -305,7 +305,7 @@ pub async fn trigger_batch(
     }
     let fresh = state
         .audit
-        .record(&signed.app, to_audit(&signed, &events))
+        .record(&signed.app.config.id, to_audit(&signed, &events))
         .await?;
     for (event, fresh) in events.iter().zip(&fresh) {
         if *fresh {
