@@ -1,65 +1,33 @@
-// The dashboard's access to herald: the audit API under `apps/{id}/audit/`, the server view
-// and the app list, with the app's bearer token. URLs are relative to the page
-// (`/dashboard/`), so a reverse proxy may mount herald under any prefix.
+// The dashboard's access to herald. The audit API (events, one event, statistics, activity,
+// export, the live stream) goes through client-js's `AuditClient` (imported from its
+// sources in ../client-js, bundled in); the two dashboard-only endpoints — the app list and
+// the server view — are plain `fetch`es here. Every URL is relative to the page
+// (`/dashboard/`), so a reverse proxy may mount herald under any path prefix.
 
-export interface Change {
-  old: unknown;
-  new: unknown;
-}
+import {
+  type Activity,
+  AuditApiError,
+  AuditClient,
+  type AuditEventRecord,
+  type AuditEventSummary,
+  type AuditStats,
+  type AuditStream,
+  type Change,
+  type EventPage,
+  type ListOptions,
+} from "../../client-js/src/api.js";
 
-export interface EventSummary {
-  seq: number;
-  received_at: string;
-  name: string;
-  channels: string[];
-  action: string | null;
-  model: string | null;
-  object_id: string | null;
-  object_repr: string | null;
-  user: string | null;
-  timestamp: string | null;
-  severity: string | null;
-  status: string | null;
-  changes: Record<string, Change> | null;
-}
+export { AuditApiError };
+export type { Activity, Change, EventPage };
 
-export interface EventRecord extends EventSummary {
-  app_id: string;
-  data: string;
-  socket_id: string | null;
-  client_ip: string | null;
-  user_agent: string | null;
-  library: string | null;
-  auth_key: string;
-  idempotency_key: string | null;
+/** Fields herald records that client-js does not type yet (schema 2: `error`, `ip`). */
+interface Schema2 {
+  error?: string | null;
+  ip?: string | null;
 }
-
-export interface EventPage {
-  count: number;
-  next: string | null;
-  results: EventSummary[];
-}
-
-export interface Stats {
-  total: number;
-  today: number;
-  last_7_days: number;
-  last_30_days: number;
-  range: { from: string | null; to: string | null; count: number };
-  by_action: { action: string; count: number }[];
-  by_model: { model: string; count: number }[];
-  by_user: { user: string; count: number }[];
-  by_channel: { channel: string; count: number }[];
-  per_day: { day: string; count: number }[];
-  recent: EventSummary[];
-}
-
-export interface Activity extends EventPage {
-  user?: string;
-  model?: string;
-  object_id?: string;
-  stats: Stats;
-}
+export type EventSummary = AuditEventSummary & Schema2;
+export type EventRecord = AuditEventRecord & Schema2;
+export type Stats = AuditStats;
 
 export interface ServerView {
   app_id: string;
@@ -83,63 +51,75 @@ export interface AppList {
   audit_enabled: boolean;
 }
 
-/** Query parameters; empty values are left out (the API treats them as absent anyway). */
+/** `GET …/audit/verify`: the hash chain recomputed over a seq range. */
+export interface VerifyReport {
+  app_id: string;
+  ok: boolean;
+  from: number;
+  to: number;
+  verified: number;
+  pruned: number;
+  checkpoints: number;
+  problem: { seq: number; kind: string; message: string } | null;
+  warnings: string[];
+}
+
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  created_at: string;
+  public_key: string;
+  signature: string;
+}
+
+/** `GET …/audit/checkpoints`: signed checkpoints, oldest first. */
+export interface CheckpointPage {
+  app_id: string;
+  public_key: string | null;
+  checkpoints: Checkpoint[];
+  next: number | null;
+}
+
+/** Query parameters as the API names them; empty values are left out. */
 export type Query = Record<string, string | number | undefined | null>;
 
-/** A refused or failed request. `status` 0 means herald could not be reached at all. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly parameter: string | null = null,
-  ) {
-    super(message);
-  }
-
-  get unauthorized(): boolean {
-    return this.status === 401;
-  }
-
-  get unreachable(): boolean {
-    return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504;
-  }
-}
-
-export function queryString(query: Query): string {
-  const params = new URLSearchParams();
+/** Drops empty values (the API treats them as absent anyway; the URL stays readable). */
+function clean(query: Query): ListOptions {
+  const out: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(query)) {
-    if (v !== undefined && v !== null && String(v).trim() !== "") params.set(k, String(v));
+    if (v !== undefined && v !== null && String(v).trim() !== "") out[k] = v;
   }
-  const s = params.toString();
-  return s ? `?${s}` : "";
+  return out as ListOptions;
 }
 
-/** Turns a non-2xx answer into an ApiError with herald's own reason. */
-async function failure(res: Response): Promise<ApiError> {
-  const text = await res.text().catch(() => "");
-  try {
-    const body = JSON.parse(text) as { error?: string; parameter?: string };
-    if (body && typeof body.error === "string") return new ApiError(res.status, body.error, body.parameter ?? null);
-  } catch {
-    // herald's Pusher-style errors are plain text
-  }
-  return new ApiError(res.status, text.trim() || `${res.status} ${res.statusText}`);
+/** True for a refused token. */
+export function isUnauthorized(e: unknown): e is AuditApiError {
+  return e instanceof AuditApiError && e.status === 401;
 }
 
-/** GET a JSON document; network failures become `ApiError(0, …)`. */
-async function getJson<T>(url: string, token: string | null, signal?: AbortSignal): Promise<T> {
+/** herald's own reason, without client-js's "GET /events: HTTP 401: " prefix. */
+export function reason(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/^GET \S+: (HTTP \d+: )?/, "");
+}
+
+/** The URL herald is served from, as client-js wants it (`http://host[:port][/prefix]`). */
+function baseUrl(): string {
+  return new URL("..", location.href).href.replace(/\/+$/, "");
+}
+
+/** GET a dashboard endpoint; failures become `AuditApiError`s like the audit API's. */
+async function getJson<T>(path: string, token: string | null): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetch(path, {
       headers: token ? { Authorization: `Bearer ${token}`, Accept: "application/json" } : { Accept: "application/json" },
       cache: "no-store",
-      signal,
     });
-  } catch (e) {
-    if (signal?.aborted) throw e;
-    throw new ApiError(0, "herald could not be reached (it may be restarting, or the network is down)");
+  } catch {
+    throw new AuditApiError(0, "herald could not be reached (it may be restarting, or the network is down)");
   }
-  if (!res.ok) throw await failure(res);
+  if (!res.ok) throw await AuditApiError.fromResponse(res, `GET ${path}`);
   return (await res.json()) as T;
 }
 
@@ -150,60 +130,85 @@ export function listApps(): Promise<AppList> {
 
 /** One app's audit API and server view, with its token. */
 export class Api {
+  private readonly client: AuditClient;
+
   constructor(
     readonly appId: string,
     private readonly token: string,
-  ) {}
-
-  private audit(path: string, query: Query = {}): string {
-    return `../apps/${encodeURIComponent(this.appId)}/audit${path}${queryString(query)}`;
+  ) {
+    this.client = new AuditClient({ baseUrl: baseUrl(), appId, token });
   }
 
-  events(query: Query, signal?: AbortSignal): Promise<EventPage> {
-    return getJson(this.audit("/events", query), this.token, signal);
+  events(query: Query): Promise<EventPage> {
+    return this.client.events(clean(query));
   }
 
   event(seq: number | string): Promise<EventRecord> {
-    return getJson(this.audit(`/events/${encodeURIComponent(String(seq))}`), this.token);
+    return this.client.event(Number(seq));
   }
 
-  stats(query: Query, signal?: AbortSignal): Promise<Stats> {
-    return getJson(this.audit("/stats", query), this.token, signal);
+  stats(query: Query): Promise<Stats> {
+    return this.client.stats(clean(query));
   }
 
   user(user: string, query: Query = {}): Promise<Activity> {
-    return getJson(this.audit(`/users/${encodeURIComponent(user)}`, query), this.token);
+    return this.client.userActivity(user, clean(query));
   }
 
   model(model: string, query: Query = {}): Promise<Activity> {
-    return getJson(this.audit(`/models/${encodeURIComponent(model)}`, query), this.token);
+    return this.client.modelActivity(model, clean(query));
   }
 
   object(model: string, objectId: string, query: Query = {}): Promise<Activity> {
-    return getJson(
-      this.audit(`/models/${encodeURIComponent(model)}/objects/${encodeURIComponent(objectId)}`, query),
-      this.token,
-    );
+    return this.client.objectActivity(model, objectId, clean(query));
   }
 
-  server(signal?: AbortSignal): Promise<ServerView> {
-    return getJson(`../apps/${encodeURIComponent(this.appId)}/server`, this.token, signal);
+  /**
+   * The live stream after `after` (see feed.ts). `connected` hears of every connection
+   * attempt — true once herald answers, false with the reason when it cannot be reached —
+   * which the stream's iterator itself does not expose.
+   */
+  stream(after: number, signal: AbortSignal, connected: (ok: boolean, why?: string) => void): AuditStream {
+    const watched: typeof fetch = async (input, init) => {
+      try {
+        const res = await fetch(input, init);
+        // 4xx ends the stream with an error of its own; only 5xx means "retrying".
+        if (res.ok || res.status >= 500) connected(res.ok, res.ok ? undefined : `herald answered ${res.status}`);
+        return res;
+      } catch (e) {
+        if (!signal.aborted) connected(false, "herald could not be reached (it may be restarting)");
+        throw e;
+      }
+    };
+    const client = new AuditClient({ baseUrl: baseUrl(), appId: this.appId, token: this.token, fetch: watched });
+    return client.stream({ after, signal, maxBackoffMs: 4000 });
   }
 
-  /** Starts an export; the caller reads the body as a stream. */
-  async export(query: Query, signal?: AbortSignal): Promise<Response> {
-    let res: Response;
+  /** Every event of the filter as CSV or NDJSON, streamed. */
+  export(query: Query & { format: "csv" | "ndjson" }): Promise<ReadableStream<Uint8Array>> {
+    return this.client.export({ ...clean(query), format: query.format });
+  }
+
+  /** The integrity endpoints; `null` when this herald has no hash chain (404). */
+  async verify(): Promise<VerifyReport | null> {
+    return this.optional<VerifyReport>("verify", {});
+  }
+
+  async checkpoints(after = 0): Promise<CheckpointPage | null> {
+    return this.optional<CheckpointPage>("checkpoints", { after });
+  }
+
+  private async optional<T>(path: string, query: Query): Promise<T | null> {
+    const params = new URLSearchParams(clean(query) as Record<string, string>).toString();
     try {
-      res = await fetch(this.audit("/export", query), {
-        headers: { Authorization: `Bearer ${this.token}` },
-        cache: "no-store",
-        signal,
-      });
+      return await getJson<T>(`../apps/${encodeURIComponent(this.appId)}/audit/${path}${params ? `?${params}` : ""}`, this.token);
     } catch (e) {
-      if (signal?.aborted) throw e;
-      throw new ApiError(0, "herald could not be reached (it may be restarting, or the network is down)");
+      if (e instanceof AuditApiError && e.status === 404) return null;
+      throw e;
     }
-    if (!res.ok) throw await failure(res);
-    return res;
+  }
+
+  server(): Promise<ServerView> {
+    return getJson(`../apps/${encodeURIComponent(this.appId)}/server`, this.token);
   }
 }

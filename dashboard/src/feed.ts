@@ -1,15 +1,18 @@
 // The live feed's source: every recorded event, in seq order, exactly once, resuming from
 // the last seq it delivered after a pause, a network failure or a herald restart.
 //
-// It follows the audit trail by seq: `/events` in ascending order after the last delivered
-// seq. herald numbers an app's events consecutively and a reader never sees seq N+1
-// committed before N, so "everything after the last seq" can neither skip nor repeat an
-// event. When herald's SSE stream (`/audit/stream`, issue 15) is on main, this is the
-// piece that switches to it; the view does not change.
+// It reads herald's live audit stream (`/audit/stream`, Server-Sent Events) through
+// client-js's `AuditStream`, which reconnects with `?after=<last seq>`: herald replays what
+// was missed from the store, then goes on live. Pausing closes the stream; resuming opens
+// one after the last delivered seq, so nothing recorded meanwhile is skipped.
+//
+// A herald without the stream endpoint (404) is followed by polling `/events` after the
+// last seq instead: herald numbers an app's events consecutively and never exposes seq N+1
+// before N, so that too neither skips nor repeats an event.
 
-import { type Api, ApiError, type EventSummary } from "./api";
+import { type Api, AuditApiError, type EventSummary, isUnauthorized, reason } from "./api";
 
-export type FeedStatus = "connecting" | "live" | "reconnecting" | "paused" | "unauthorized" | "stopped";
+export type FeedStatus = "connecting" | "live" | "reconnecting" | "paused" | "unauthorized" | "failed" | "stopped";
 
 export interface FeedHandlers {
   /** New events, oldest first; `backlog` for the ones already recorded when the feed started. */
@@ -17,23 +20,23 @@ export interface FeedHandlers {
   status(status: FeedStatus, detail?: string): void;
 }
 
-/** How often an idle feed asks for new events. */
+/** Events arriving together (catching up) are handed over in one batch per this interval. */
+const BATCH_MS = 50;
+/** Polling (no stream endpoint): how often an idle feed asks, and how much per request. */
 const POLL_MS = 1000;
-/** Events per request; a full page is followed at once (catching up after a pause). */
-const PAGE = 500;
-const MAX_BACKOFF_MS = 8000;
+const POLL_PAGE = 500;
 
-/** The `/events` cursor meaning "ascending, after `seq`" (format `v1:a:SEQ`, base64url). */
+/** The `/events` cursor meaning "ascending, after `seq`" (herald's `v1:a:SEQ`, base64url). */
 function cursorAfter(seq: number): string {
   return btoa(`v1:a:${seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export class LiveFeed {
   private lastSeq = 0;
-  private running = false;
-  private timer: number | undefined;
   private abort: AbortController | null = null;
-  private failures = 0;
+  private pending: EventSummary[] = [];
+  private flushTimer: number | undefined;
+  private current: FeedStatus = "stopped";
 
   constructor(
     private readonly api: Api,
@@ -47,88 +50,118 @@ export class LiveFeed {
 
   /** Starts with the `backlog` newest events, then follows new ones. */
   async start(backlog: number): Promise<void> {
-    this.running = true;
-    this.on.status("connecting");
-    try {
-      const page = await this.api.events({ limit: backlog });
-      const events = page.results.slice().reverse();
-      this.lastSeq = events.length ? events[events.length - 1]!.seq : 0;
-      if (events.length) this.on.events(events, true);
-      this.failures = 0;
-      this.on.status("live");
-      this.schedule(POLL_MS);
-    } catch (e) {
-      this.failed(e, () => void this.start(backlog));
+    this.setStatus("connecting");
+    const abort = new AbortController();
+    this.abort = abort;
+    for (let attempt = 0; !abort.signal.aborted; attempt++) {
+      try {
+        const page = await this.api.events({ limit: backlog });
+        if (abort.signal.aborted) return;
+        const events = page.results.slice().reverse();
+        this.lastSeq = events.length ? events[events.length - 1]!.seq : 0;
+        if (events.length) this.on.events(events, true);
+        break;
+      } catch (e) {
+        if (isUnauthorized(e)) return this.unauthorized(e);
+        this.setStatus("reconnecting", `${reason(e)}. Retrying…`);
+        await sleep(Math.min(4000, 250 * 2 ** attempt));
+      }
     }
+    void this.follow(abort);
   }
 
   pause(): void {
     this.halt();
-    this.on.status("paused");
+    this.setStatus("paused");
   }
 
   /** Continues from the last delivered seq: everything recorded meanwhile arrives first. */
   resume(): void {
-    if (this.running) return;
-    this.running = true;
-    this.on.status("connecting");
-    this.schedule(0);
+    if (this.abort) return;
+    this.setStatus("connecting");
+    const abort = new AbortController();
+    this.abort = abort;
+    void this.follow(abort);
   }
 
   stop(): void {
     this.halt();
-    this.on.status("stopped");
+    this.setStatus("stopped");
   }
 
   private halt(): void {
-    this.running = false;
-    window.clearTimeout(this.timer);
     this.abort?.abort();
     this.abort = null;
+    this.flush();
   }
 
-  private schedule(ms: number): void {
-    window.clearTimeout(this.timer);
-    if (this.running) this.timer = window.setTimeout(() => void this.poll(), ms);
-  }
-
-  private async poll(): Promise<void> {
-    if (!this.running) return;
-    this.abort = new AbortController();
+  private async follow(abort: AbortController): Promise<void> {
+    const stream = this.api.stream(this.lastSeq, abort.signal, (ok, why) => {
+      if (abort.signal.aborted) return;
+      if (ok) this.setStatus("live");
+      else this.setStatus("reconnecting", `${why ?? "The stream was interrupted"}. Reconnecting; nothing is lost meanwhile.`);
+    });
     try {
-      const page = await this.api.events(
-        { cursor: cursorAfter(this.lastSeq), limit: PAGE },
-        this.abort.signal,
-      );
-      if (!this.running) return;
-      // Only strictly newer events, in order: a belt to the cursor's braces.
-      const fresh = page.results.filter((e) => e.seq > this.lastSeq);
-      if (fresh.length) {
-        this.lastSeq = fresh[fresh.length - 1]!.seq;
-        this.on.events(fresh, false);
+      for await (const event of stream) {
+        if (abort.signal.aborted) break;
+        if (event.seq <= this.lastSeq) continue;
+        this.lastSeq = event.seq;
+        this.pending.push(event);
+        if (this.flushTimer === undefined) this.flushTimer = window.setTimeout(() => this.flush(), BATCH_MS);
       }
-      this.failures = 0;
-      this.on.status("live");
-      this.schedule(page.next ? 0 : POLL_MS);
     } catch (e) {
-      if (!this.running) return;
-      this.failed(e, () => this.schedule(0));
+      if (abort.signal.aborted) return;
+      if (isUnauthorized(e)) return this.unauthorized(e);
+      if (e instanceof AuditApiError && e.status === 404) return this.poll(abort);
+      this.abort = null;
+      this.setStatus("failed", `${reason(e)}. Reload the page to try again.`);
     }
   }
 
-  private failed(e: unknown, retry: () => void): void {
-    if (e instanceof ApiError && e.unauthorized) {
-      this.halt();
-      this.on.status("unauthorized", e.message);
-      return;
+  /** Follows the trail by polling `/events` after the last seq (no stream endpoint). */
+  private async poll(abort: AbortController): Promise<void> {
+    let failures = 0;
+    while (!abort.signal.aborted) {
+      let full = false;
+      try {
+        const page = await this.api.events({ cursor: cursorAfter(this.lastSeq), limit: POLL_PAGE });
+        if (abort.signal.aborted) return;
+        const fresh = page.results.filter((e) => e.seq > this.lastSeq);
+        if (fresh.length) {
+          this.lastSeq = fresh[fresh.length - 1]!.seq;
+          this.on.events(fresh, false);
+        }
+        failures = 0;
+        full = page.next !== null;
+        this.setStatus("live");
+      } catch (e) {
+        if (abort.signal.aborted) return;
+        if (isUnauthorized(e)) return this.unauthorized(e);
+        failures += 1;
+        this.setStatus("reconnecting", `${reason(e)}. Reconnecting; nothing is lost meanwhile.`);
+      }
+      await sleep(full ? 0 : failures ? Math.min(4000, 250 * 2 ** failures) : POLL_MS);
     }
-    this.failures += 1;
-    const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 5));
-    const why = e instanceof Error ? e.message : String(e);
-    this.on.status("reconnecting", `${why}. Retrying in ${Math.round(wait / 1000)} s; nothing is lost meanwhile.`);
-    window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(() => {
-      if (this.running) retry();
-    }, wait);
   }
+
+  private flush(): void {
+    window.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length) this.on.events(this.pending.splice(0), false);
+  }
+
+  private unauthorized(e: unknown): void {
+    this.halt();
+    this.setStatus("unauthorized", reason(e));
+  }
+
+  private setStatus(status: FeedStatus, detail?: string): void {
+    if (status === this.current && detail === undefined) return;
+    this.current = status;
+    this.on.status(status, detail);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => window.setTimeout(resolve, ms));
 }

@@ -91,7 +91,9 @@ function frame(signedIn: boolean, appId: string | null): void {
   replace(appSlot, picker, out);
 }
 
-async function render(): Promise<void> {
+/** Renders the current route; `navigated` moves focus to the new content (not on first load,
+ * where focus stays at the top of the page, before the skip link). */
+async function render(navigated = false): Promise<void> {
   leave();
   if (!apps) {
     try {
@@ -143,7 +145,7 @@ async function render(): Promise<void> {
       void render();
     },
   };
-  main.focus({ preventScroll: true });
+  if (navigated) main.focus({ preventScroll: true });
   const [first, second, third, fourth] = route.parts;
   try {
     switch (first) {
@@ -180,5 +182,5 @@ document.querySelector(".skip-link")?.addEventListener("click", (ev) => {
   ev.preventDefault();
   main.focus();
 });
-window.addEventListener("hashchange", () => void render());
+window.addEventListener("hashchange", () => void render(true));
 void render();

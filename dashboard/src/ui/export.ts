@@ -1,28 +1,30 @@
 // Export of the current filter as CSV or NDJSON. herald streams the file (constant memory
-// on the server); the page reads the stream with the token, shows its progress, and hands
-// the result to the browser as a download.
+// on the server); the page reads the stream (client-js's `export`), shows its progress, and
+// hands the result to the browser as a download.
 
-import { ApiError } from "../api";
+import { isUnauthorized, reason } from "../api";
 import { h } from "../dom";
 import * as fmt from "../format";
 import type { Ctx } from "../views/context";
 
-function filenameOf(res: Response, fallback: string): string {
-  const m = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "");
-  return m?.[1] ?? fallback;
+const TYPES = { csv: "text/csv", ndjson: "application/x-ndjson" } as const;
+
+/** `herald-audit-1-20261202T120426.csv`, like the server's own attachment name. */
+function filename(appId: string, format: "csv" | "ndjson"): string {
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, "");
+  return `herald-audit-${appId.replace(/[^A-Za-z0-9_-]/g, "_")}-${stamp}.${format}`;
 }
 
 export function exportButtons(ctx: Ctx, filters: Record<string, string>): HTMLElement {
   const status = h("span", { class: "muted", role: "status", id: "export-status" });
-  let running: AbortController | null = null;
+  let running: ReadableStreamDefaultReader<Uint8Array> | null = null;
   const run = async (format: "csv" | "ndjson") => {
-    running?.abort();
-    const abort = new AbortController();
-    running = abort;
+    void running?.cancel();
     status.textContent = `Exporting ${format.toUpperCase()}…`;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     try {
-      const res = await ctx.api.export({ ...filters, format }, abort.signal);
-      const reader = res.body!.getReader();
+      reader = (await ctx.api.export({ ...filters, format })).getReader();
+      running = reader;
       const chunks: Uint8Array[] = [];
       let size = 0;
       let lines = 0;
@@ -34,8 +36,9 @@ export function exportButtons(ctx: Ctx, filters: Record<string, string>): HTMLEl
         for (const b of value) if (b === 10) lines += 1;
         status.textContent = `Exporting ${format.toUpperCase()}… ${fmt.bytes(size)}`;
       }
-      const name = filenameOf(res, `herald-audit.${format}`);
-      const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: res.headers.get("content-type") ?? "application/octet-stream" }));
+      if (running !== reader) return; // superseded by another export
+      const name = filename(ctx.api.appId, format);
+      const url = URL.createObjectURL(new Blob(chunks as BlobPart[], { type: TYPES[format] }));
       const a = h("a", { href: url, download: name, class: "visually-hidden" }, name);
       document.body.append(a);
       a.click();
@@ -44,14 +47,14 @@ export function exportButtons(ctx: Ctx, filters: Record<string, string>): HTMLEl
       const rows = format === "ndjson" ? `${fmt.plural(lines, "event")}, ` : "";
       status.textContent = `Saved ${name} (${rows}${fmt.bytes(size)}).`;
     } catch (e) {
-      if (abort.signal.aborted) return;
-      if (e instanceof ApiError && e.unauthorized) ctx.unauthorized(e.message);
-      status.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
+      if (reader && running !== reader) return;
+      if (isUnauthorized(e)) ctx.unauthorized(reason(e));
+      status.textContent = `Export failed: ${reason(e)}`;
     } finally {
-      if (running === abort) running = null;
+      if (running === reader) running = null;
     }
   };
-  ctx.onLeave(() => running?.abort());
+  ctx.onLeave(() => void running?.cancel());
   return h(
     "div",
     { class: "export", role: "group", "aria-label": "Export these events" },

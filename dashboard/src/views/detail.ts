@@ -73,6 +73,8 @@ export async function detail(ctx: Ctx, seq: string): Promise<void> {
           row("Backend timestamp", e.timestamp),
           row("Severity", e.severity),
           row("Status", e.status),
+          row("Error", e.error ?? null),
+          row("End user's IP", e.ip ?? null),
         ),
       ),
       h(

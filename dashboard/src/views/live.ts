@@ -20,6 +20,7 @@ const STATUS_TEXT: Record<FeedStatus, string> = {
   reconnecting: "Reconnecting…",
   paused: "Paused",
   unauthorized: "Token refused",
+  failed: "Stopped by an error",
   stopped: "Stopped",
 };
 

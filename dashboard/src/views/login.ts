@@ -1,7 +1,7 @@
 // The token form and app picker. Nothing is shown without a valid token; a refused token
 // and an app without one each get a message saying what to do.
 
-import { type AppEntry, type AppList, Api, ApiError } from "../api";
+import { type AppEntry, type AppList, Api, isUnauthorized, reason } from "../api";
 import { code, h, notice, replace } from "../dom";
 import { chooseApp, signIn } from "../session";
 
@@ -112,9 +112,9 @@ export function login(opts: LoginOptions): void {
       opts.done(app.id);
     } catch (e) {
       const why =
-        e instanceof ApiError && e.unauthorized
-          ? notice("error", `herald refused this token for app ${app.id}.`, "Check the value of audit_token in that app's configuration (it is case-sensitive). herald said: ", e.message)
-          : notice("error", "The token could not be checked.", e instanceof Error ? e.message : String(e));
+        isUnauthorized(e)
+          ? notice("error", `herald refused this token for app ${app.id}.`, "Check the value of audit_token in that app's configuration (it is case-sensitive). herald said: ", reason(e))
+          : notice("error", "The token could not be checked.", reason(e));
       replace(message, why);
       token.focus();
       token.select();

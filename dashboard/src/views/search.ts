@@ -21,6 +21,8 @@ const FIELDS: [name: string, label: string, hint: string][] = [
   ["event", "Event name", ""],
   ["severity", "Severity", ""],
   ["status", "Status", ""],
+  ["error", "Error", "the error the backend reported"],
+  ["ip", "IP address", "the end user's IP the backend reported"],
 ];
 const PAGE_SIZES = ["25", "50", "100", "200"];
 

@@ -33,6 +33,7 @@ let context;
 let page;
 const clients = [];
 const pageErrors = [];
+const foreignRequests = [];
 const test = withHeraldLogs(() => h, nodeTest);
 
 /** An audit event as the brief's Django backend publishes it, to its three channels. */
@@ -95,6 +96,11 @@ before(async () => {
   context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
   page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(String(err)));
+  // Offline by construction: every request the page makes goes to herald itself.
+  page.on('request', (req) => {
+    const url = new URL(req.url());
+    if (url.origin !== h.baseUrl && url.protocol !== 'blob:' && url.protocol !== 'data:') foreignRequests.push(req.url());
+  });
 });
 
 after(async () => {
@@ -245,7 +251,7 @@ test('every page: screenshots at 1280×800 and phone width, no serious axe viola
     ['user', `#/users/${encodeURIComponent('ana@example.com')}`, 'table.events'],
     ['model', '#/models/invoice', 'table.events'],
     ['object', '#/models/invoice/objects/2', 'table.events'],
-    ['integrity', '#/integrity', '.notice'],
+    ['integrity', '#/integrity', '.notice, #verify-now'],
   ];
   const problems = [];
   for (const [theme, viewports] of [['light', [DESKTOP, PHONE]], ['dark', [DESKTOP]]]) {
@@ -270,4 +276,36 @@ test('every page: screenshots at 1280×800 and phone width, no serious axe viola
   await page.setViewportSize(DESKTOP);
   assert.deepEqual(problems, []);
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  assert.deepEqual(foreignRequests, [], 'the dashboard loads nothing from elsewhere');
+});
+
+test('keyboard: the skip link moves focus to the content, the navigation is reachable by Tab', async () => {
+  await page.goto('about:blank'); // a fresh load, not a hash change: focus starts at the top
+  await page.goto(`${h.baseUrl}/dashboard/#/stats`);
+  await page.waitForSelector('svg.chart');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip-link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  await page.focus('.skip-link');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Statistics');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#page-title >> text=Search');
+});
+
+test('integrity: the verify status and checkpoints when herald chains the trail, a plain statement when it does not', async () => {
+  const res = await fetch(`${h.baseUrl}/apps/1/audit/verify`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  await page.goto(`${h.baseUrl}/dashboard/#/integrity`);
+  if (res.status === 404) {
+    await page.waitForSelector('text=does not chain its audit records');
+    assert.equal(await page.$('#verify-now'), null, 'no verification is pretended');
+  } else {
+    assert.equal(res.status, 200);
+    await page.click('#verify-now');
+    await page.waitForSelector('#verify-result >> text=Intact');
+    assert.match(await page.textContent('#verify-result'), /9 events verified/);
+  }
 });
