@@ -124,14 +124,27 @@ function filterForm(filters: Record<string, string>, limit: string): HTMLElement
     { id: "f-limit", name: "limit" },
     PAGE_SIZES.map((n) => h("option", { value: n, selected: n === limit }, n)),
   );
+  const primary = ["q", "action", "model", "user"];
+  const secondary = FIELDS.filter(([name]) => !primary.includes(name));
+  const moreOpen = secondary.some(([name]) => filters[name]) || Boolean(filters.ordering) || limit !== "50";
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter events" },
-    FIELDS.map(([name, label, hint]) => field(name, label, hint, name === "q" ? "search" : "text")),
+    FIELDS.filter(([name]) => primary.includes(name)).map(([name, label, hint]) => field(name, label, hint, name === "q" ? "search" : "text")),
     field("from", "From (UTC day)", "", "date"),
     field("to", "To (UTC day, inclusive)", "", "date"),
-    h("div", { class: "field" }, h("label", { for: "f-ordering" }, "Order"), ordering),
-    h("div", { class: "field" }, h("label", { for: "f-limit" }, "Per page"), size),
+    h(
+      "details",
+      { class: "more-filters", open: moreOpen },
+      h("summary", null, "More filters, order and page size"),
+      h(
+        "div",
+        { class: "filters-inner" },
+        secondary.map(([name, label, hint]) => field(name, label, hint)),
+        h("div", { class: "field" }, h("label", { for: "f-ordering" }, "Order"), ordering),
+        h("div", { class: "field" }, h("label", { for: "f-limit" }, "Per page"), size),
+      ),
+    ),
     h(
       "div",
       { class: "field actions" },
