@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod trigger;
 pub mod ws;
 
 pub use config::Config;

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::audit::NotRecorded;
+use crate::trigger::{Invalid, TriggerError};
 
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,25 @@ impl ApiError {
 impl From<NotRecorded> for ApiError {
     fn from(refusal: NotRecorded) -> Self {
         Self::unavailable(refusal.to_string())
+    }
+}
+
+/// An event broke Pusher's rules or a configured limit: 400, or 413 for oversized data.
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::BadRequest(m) => Self::bad_request(m),
+            Invalid::TooLarge(m) => Self::payload_too_large(m),
+        }
+    }
+}
+
+impl From<TriggerError> for ApiError {
+    fn from(error: TriggerError) -> Self {
+        match error {
+            TriggerError::Invalid(invalid) => invalid.into(),
+            TriggerError::NotRecorded(refusal) => refusal.into(),
+        }
     }
 }
 
