@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# herald's whole test command: installs what the tests need, then runs formatting, lints,
+# herald's whole test command: installs what the tests need, then runs formatting, the
+# layer-order check (scripts/check-layers.py), lints,
 # the Rust tests, the real-client compatibility suites (pusher-js in Node and in headless
 # Chromium, the official `pusher` Node and Python libraries, the audit dashboard in
 # Chromium) and client-js's build, lint and tests against target/debug/herald.
@@ -132,6 +133,7 @@ fi
 
 if [ "$compat_only" -eq 0 ]; then
   run_step "cargo fmt --all -- --check" cargo fmt --all -- --check || true
+  run_step "layer order inside src/ (scripts/check-layers.py)" "$PYTHON" scripts/check-layers.py || true
   run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings || true
   run_step "dashboard: tsc --noEmit, dist/ built from the sources" dashboard_check || true
   run_step "rust tests (workspace)" rust_tests || true
