@@ -279,6 +279,17 @@ test('every page: screenshots at 1280×800 and phone width, no serious axe viola
   assert.deepEqual(foreignRequests, [], 'the dashboard loads nothing from elsewhere');
 });
 
+test('statistics: totals, breakdowns and the per-day and per-hour charts count every event', async () => {
+  await page.goto(`${h.baseUrl}/dashboard/#/stats?days=7`);
+  await page.waitForSelector('svg.chart');
+  assert.match(await page.getAttribute('svg.chart', 'aria-label'), /^Events per day \(UTC\): 9 events/);
+  const byModel = await page.$$eval('section[aria-label="By model"] tbody tr', (rows) => rows.map((r) => r.textContent.trim()));
+  assert.deepEqual(byModel, ['order4', 'service3', 'invoice2']);
+  await page.goto(`${h.baseUrl}/dashboard/#/stats?days=1&per=hour`);
+  await page.waitForSelector('svg.chart');
+  assert.match(await page.getAttribute('svg.chart', 'aria-label'), /^Events per hour \(local time\): 9 events over 2[45] bars/);
+});
+
 test('keyboard: the skip link moves focus to the content, the navigation is reachable by Tab', async () => {
   await page.goto('about:blank'); // a fresh load, not a hash change: focus starts at the top
   await page.goto(`${h.baseUrl}/dashboard/#/stats`);
