@@ -36,6 +36,8 @@ pub struct Layer {
     pub cache_ttl: Option<String>,
     pub shutdown_grace: Option<String>,
     pub http_request_timeout: Option<String>,
+    pub http_body_timeout: Option<String>,
+    pub max_request_body_bytes: Option<String>,
     pub trusted_proxies: Option<String>,
     /// The single app built from `HERALD_APP_*` (env/flags) — ignored when `apps` is set.
     pub app_id: Option<String>,
@@ -92,6 +94,8 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         shutdown_grace: get(&["HERALD_SHUTDOWN_GRACE", "SOKETI_SHUTDOWN_GRACE_PERIOD"]),
         trusted_proxies: get(&["HERALD_TRUSTED_PROXIES"]),
         http_request_timeout: get(&["HERALD_HTTP_REQUEST_TIMEOUT"]),
+        http_body_timeout: get(&["HERALD_HTTP_BODY_TIMEOUT"]),
+        max_request_body_bytes: get(&["HERALD_MAX_REQUEST_BODY_BYTES"]),
         app_id: get(&["HERALD_APP_ID", "SOKETI_DEFAULT_APP_ID"]),
         app_key: get(&["HERALD_APP_KEY", "SOKETI_DEFAULT_APP_KEY"]),
         app_secret: get(&["HERALD_APP_SECRET", "SOKETI_DEFAULT_APP_SECRET"]),

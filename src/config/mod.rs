@@ -68,6 +68,10 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// How long an HTTP request may take until its response starts (408 after that).
     pub http_request_timeout: Duration,
+    /// How long an authenticated API request may take to send its body (408 after that).
+    pub http_body_timeout: Duration,
+    /// Largest body the signed API reads; larger requests get 413 without being read.
+    pub max_request_body_bytes: usize,
     /// How long shutdown waits for connections and requests to finish.
     pub shutdown_grace: Duration,
     /// Peers whose `X-Forwarded-For` is believed.

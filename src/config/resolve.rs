@@ -212,6 +212,42 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             .collect::<Result<_, _>>()?,
     };
 
+    let max_event_data_bytes = count(
+        "max_event_data_bytes",
+        pick!(layers, max_event_data_bytes),
+        10240,
+    )?;
+    let max_channel_name_len = count(
+        "max_channel_name_length",
+        pick!(layers, max_channel_name_length),
+        200,
+    )?;
+    let max_event_name_len = count(
+        "max_event_name_length",
+        pick!(layers, max_event_name_length),
+        200,
+    )?;
+    let max_channels_per_trigger = count(
+        "max_channels_per_trigger",
+        pick!(layers, max_channels_per_trigger),
+        100,
+    )?;
+    let max_batch_size = count("max_batch_size", pick!(layers, max_batch_size), 10)?;
+    let max_request_body_bytes = match pick!(layers, max_request_body_bytes) {
+        Some(raw) => count(
+            "max_request_body_bytes (HERALD_MAX_REQUEST_BODY_BYTES)",
+            Some(raw),
+            0,
+        )?,
+        None => largest_legal_body(
+            max_batch_size,
+            max_event_data_bytes,
+            max_event_name_len,
+            max_channels_per_trigger,
+            max_channel_name_len,
+        ),
+    };
+
     let config = Config {
         host,
         port,
@@ -235,27 +271,12 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, pong_timeout),
             30,
         )?,
-        max_channel_name_len: count(
-            "max_channel_name_length",
-            pick!(layers, max_channel_name_length),
-            200,
-        )?,
-        max_event_name_len: count(
-            "max_event_name_length",
-            pick!(layers, max_event_name_length),
-            200,
-        )?,
-        max_event_data_bytes: count(
-            "max_event_data_bytes",
-            pick!(layers, max_event_data_bytes),
-            10240,
-        )?,
-        max_channels_per_trigger: count(
-            "max_channels_per_trigger",
-            pick!(layers, max_channels_per_trigger),
-            100,
-        )?,
-        max_batch_size: count("max_batch_size", pick!(layers, max_batch_size), 10)?,
+        max_channel_name_len,
+        max_event_name_len,
+        max_event_data_bytes,
+        max_channels_per_trigger,
+        max_batch_size,
+        max_request_body_bytes,
         max_ws_message_bytes: count(
             "max_ws_message_bytes",
             pick!(layers, max_ws_message_bytes),
@@ -276,6 +297,11 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, http_request_timeout),
             30,
         )?,
+        http_body_timeout: secs(
+            "http_body_timeout (HERALD_HTTP_BODY_TIMEOUT)",
+            pick!(layers, http_body_timeout),
+            10,
+        )?,
         shutdown_grace: secs(
             "shutdown_grace (HERALD_SHUTDOWN_GRACE)",
             pick!(layers, shutdown_grace),
@@ -285,6 +311,22 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         using_default_credentials,
     };
     Ok(config)
+}
+
+/// The largest body a legal trigger can have: a full batch of events with the largest data,
+/// allowing for JSON escaping doubling the data (a string of quotes does), plus a single event
+/// naming the most channels. 234 KB with Pusher's limits — a quarter of the 1 MiB herald
+/// used to buffer before authenticating.
+fn largest_legal_body(
+    batch: usize,
+    data: usize,
+    event_name: usize,
+    channels: usize,
+    channel_name: usize,
+) -> usize {
+    const ENVELOPE: usize = 512; // keys, quotes, socket_id, info, idempotency_key
+    let one_event = 2 * data + event_name + channel_name + ENVELOPE;
+    batch.saturating_mul(one_event) + channels.saturating_mul(channel_name + 3)
 }
 
 fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {

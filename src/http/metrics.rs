@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::limits::{self, Limit};
 use crate::metrics::METRICS;
 use crate::state::AppState;
 
@@ -24,6 +25,23 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
         out,
         "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
     );
+}
+
+/// One labelled counter per protective limit.
+fn limit_refusals(out: &mut String) {
+    let name = "herald_limit_refusals_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests, frames and connections refused by a protective limit.\n# TYPE {name} counter"
+    );
+    for limit in Limit::ALL {
+        let _ = writeln!(
+            out,
+            "{name}{{limit=\"{}\"}} {}",
+            limit.label(),
+            limits::refusals(limit)
+        );
+    }
 }
 
 /// Renders the exposition text.
@@ -96,6 +114,7 @@ pub fn render(state: &AppState) -> String {
         "Trigger requests refused because the audit recorder failed.",
         m.audit_failures.get(),
     );
+    limit_refusals(&mut out);
     gauge(
         &mut out,
         "herald_connections",

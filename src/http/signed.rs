@@ -5,18 +5,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
-use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use herald_protocol::request_signature::SignedRequest;
 use std::collections::HashMap;
 
 use super::error::ApiError;
 use crate::hub::AppHub;
+use crate::limits::{self, Limit};
 use crate::state::AppState;
 
-/// Largest request body the API reads (a full batch of 10 events of 10 KB fits easily).
+/// Largest body any route reads through axum's own extractors (the trigger routes go through
+/// [`Signed`], which applies the tighter `max_request_body_bytes` after authenticating).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A verified API request.
@@ -34,20 +37,19 @@ pub struct Signed {
 impl FromRequest<AppState> for Signed {
     type Rejection = ApiError;
 
+    /// Authenticates from the query string alone, then reads the body. An attacker without
+    /// the secret therefore costs a header parse, never a buffered body: the 401 is sent
+    /// before the first body byte is read.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let params: HashMap<String, String> = Path::from_request_parts(&mut parts, state)
             .await
             .map(|Path(p)| p)
             .unwrap_or_default();
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                ApiError::payload_too_large(format!(
-                    "Request body is larger than the limit of {MAX_BODY_BYTES} bytes"
-                ))
-            })?;
-        let (app, key) = authenticate(state, &parts, &body, params.get("app_id"))?;
+        let query = query_params(&parts);
+        let (app, key) = authenticate_query(state, &parts, &query, params.get("app_id"))?;
+        let body = read_body(state, &parts, body).await?;
+        verify_body_md5(&parts, &query, &body)?;
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -63,25 +65,103 @@ impl FromRequest<AppState> for Signed {
     }
 }
 
-/// Verifies a Pusher-signed request: resolves the app (from the path's `app_id`, or from the
-/// `auth_key` for paths without one) and checks key ownership, the signature, the timestamp
-/// window and `body_md5`. Returns the app and the key that signed.
+/// Reads an authenticated request's body: JSON only, no larger than the configured cap
+/// (refused from `Content-Length` before reading when announced), within the body timeout.
+async fn read_body(state: &AppState, parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.config.max_request_body_bytes;
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let has_body =
+        announced.is_some_and(|n| n > 0) || parts.headers.contains_key(TRANSFER_ENCODING);
+    if has_body && !is_json(&parts.headers) {
+        limits::refused(Limit::ContentType);
+        let got = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            match got {
+                Some(got) => format!("Unsupported Content-Type {got:?}: expected application/json"),
+                None => "Missing Content-Type: expected application/json".to_owned(),
+            },
+        ));
+    }
+    let too_large = || {
+        limits::refused(Limit::RequestBody);
+        ApiError::payload_too_large(format!(
+            "Request body is larger than the limit of {limit} bytes (HERALD_MAX_REQUEST_BODY_BYTES)"
+        ))
+    };
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let timeout = state.config.http_body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // The only error `to_bytes` reports for a well-formed stream is the length limit; a
+        // broken connection gets an answer nobody reads.
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err({
+            limits::refused(Limit::BodyTimeout);
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "Request body not received within {} s (HERALD_HTTP_BODY_TIMEOUT)",
+                    timeout.as_secs()
+                ),
+            )
+        }),
+    }
+}
+
+/// `application/json`, with or without parameters such as `charset`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn query_params(parts: &Parts) -> Vec<(String, String)> {
+    parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// Verifies a Pusher-signed request with its (already read) body; see [`authenticate_query`].
 pub fn authenticate(
     state: &AppState,
     parts: &Parts,
     body: &[u8],
     app_id: Option<&String>,
 ) -> Result<(Arc<AppHub>, String), ApiError> {
-    let query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let query = query_params(parts);
+    let signed = authenticate_query(state, parts, &query, app_id)?;
+    verify_body_md5(parts, &query, body)?;
+    Ok(signed)
+}
+
+/// Verifies everything but the body: resolves the app (from the path's `app_id`, or from the
+/// `auth_key` for paths without one) and checks key ownership, the signature (which covers
+/// `body_md5`) and the timestamp window. Returns the app and the key that signed.
+fn authenticate_query(
+    state: &AppState,
+    parts: &Parts,
+    query: &[(String, String)],
+    app_id: Option<&String>,
+) -> Result<(Arc<AppHub>, String), ApiError> {
     let request = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
-        query: &query,
-        body,
+        query,
+        body: b"",
     };
     let key = request
         .auth_key()
@@ -111,12 +191,23 @@ pub fn authenticate(
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
     request
-        .verify(&app.config.secret, now)
+        .verify_query(&app.config.secret, now)
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     if !app.config.enabled {
         return Err(ApiError::forbidden("Application disabled"));
     }
     Ok((app.clone(), key))
+}
+
+fn verify_body_md5(parts: &Parts, query: &[(String, String)], body: &[u8]) -> Result<(), ApiError> {
+    SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        body,
+    }
+    .verify_body()
+    .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
 /// The caller's IP: the peer, or the last untrusted `X-Forwarded-For` hop when the peer is

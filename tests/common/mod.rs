@@ -81,16 +81,20 @@ impl TestServer {
         (c, data["socket_id"].as_str().unwrap().to_owned())
     }
 
-    /// Starts a trigger whose body never finishes arriving (100 bytes announced, 4 sent).
+    /// Starts a signed trigger whose body never finishes arriving (100 bytes announced, 4
+    /// sent). It is signed so that it gets past authentication to the body read.
     pub async fn stuck_trigger(&self) -> TcpStream {
         use tokio::io::AsyncWriteExt;
+        let body = [b'x'; 100];
+        let url = self
+            .http()
+            .signed_url("POST", "/apps/1/events", &body, &[], now());
+        let target = url.trim_start_matches(&format!("http://{}", self.addr));
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        stream
-            .write_all(
-                b"POST /apps/1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na",
-            )
-            .await
-            .unwrap();
+        let head = format!(
+            "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"na"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
         stream
     }
 

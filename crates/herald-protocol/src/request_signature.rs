@@ -104,8 +104,18 @@ impl SignedRequest<'_> {
         self.param("auth_key")
     }
 
-    /// Verifies the request against `secret`, with `now` in Unix seconds.
+    /// Verifies the request against `secret`, with `now` in Unix seconds: the query first,
+    /// then `body_md5` against the body.
     pub fn verify(&self, secret: &str, now: i64) -> Result<(), RequestAuthError> {
+        self.verify_query(secret, now)?;
+        self.verify_body()
+    }
+
+    /// Everything that can be checked before the body is read: the parameters, the
+    /// timestamp window and the signature. The signature covers `body_md5`, so a request
+    /// that passes is known to come from the key's owner and only its body remains to be
+    /// checked ([`Self::verify_body`]). Ignores `self.body`.
+    pub fn verify_query(&self, secret: &str, now: i64) -> Result<(), RequestAuthError> {
         self.auth_key()
             .ok_or(RequestAuthError::MissingParameter("auth_key"))?;
         let signature = self
@@ -123,21 +133,10 @@ impl SignedRequest<'_> {
         let given: i64 = ts_raw
             .parse()
             .map_err(|_| RequestAuthError::BadTimestamp(ts_raw.to_owned()))?;
-        if (now - given).abs() >= TIMESTAMP_WINDOW_SECS {
+        // `abs_diff` cannot overflow: `now - given` did for timestamps near i64::MIN, and
+        // the wrapped difference passed the window check.
+        if now.abs_diff(given) >= TIMESTAMP_WINDOW_SECS.unsigned_abs() {
             return Err(RequestAuthError::TimestampExpired { given, now });
-        }
-        match self.param("body_md5") {
-            Some(received) => {
-                let expected = body_md5_hex(self.body);
-                if !received.eq_ignore_ascii_case(&expected) {
-                    return Err(RequestAuthError::BodyMd5Mismatch {
-                        expected,
-                        received: received.to_owned(),
-                    });
-                }
-            }
-            None if !self.body.is_empty() => return Err(RequestAuthError::BodyMd5Missing),
-            None => {}
         }
         let qs = canonical_query(self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let to_sign = string_to_sign(self.method, self.path, &qs);
@@ -149,6 +148,24 @@ impl SignedRequest<'_> {
                 string_to_sign: to_sign,
                 received: signature.to_owned(),
             })
+        }
+    }
+
+    /// Checks `body_md5` (signed, see [`Self::verify_query`]) against `self.body`.
+    pub fn verify_body(&self) -> Result<(), RequestAuthError> {
+        match self.param("body_md5") {
+            Some(received) => {
+                let expected = body_md5_hex(self.body);
+                if !received.eq_ignore_ascii_case(&expected) {
+                    return Err(RequestAuthError::BodyMd5Mismatch {
+                        expected,
+                        received: received.to_owned(),
+                    });
+                }
+                Ok(())
+            }
+            None if !self.body.is_empty() => Err(RequestAuthError::BodyMd5Missing),
+            None => Ok(()),
         }
     }
 }
@@ -341,6 +358,8 @@ mod tests {
             tampered.verify("s", 5000),
             Err(RequestAuthError::BodyMd5Mismatch { .. })
         ));
+        // The query alone passes; the body is checked separately, after it is read.
+        assert_eq!(tampered.verify_query("s", 5000), Ok(()));
         let err = RequestAuthError::WrongSignature {
             string_to_sign: "POST\n/apps/1/events\nauth_key=k".into(),
             received: "ab".into(),
@@ -348,5 +367,33 @@ mod tests {
         assert!(err.to_string().starts_with(
             "Invalid signature: you should have sent HmacSHA256Hex(\"POST\\n/apps/1/events\\nauth_key=k\", your_secret_key)"
         ));
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_refused_not_wrapped() {
+        for ts in [i64::MIN, i64::MIN + 1000, i64::MAX, 1000 - (1 << 62)] {
+            let signed = sign_query("GET", "/apps/1/channels", "k", "s", ts, b"", &[]);
+            let query: Vec<(String, String)> = signed
+                .split('&')
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap();
+                    (k.to_owned(), v.to_owned())
+                })
+                .collect();
+            let req = SignedRequest {
+                method: "GET",
+                path: "/apps/1/channels",
+                query: &query,
+                body: b"",
+            };
+            assert_eq!(
+                req.verify("s", 1000),
+                Err(RequestAuthError::TimestampExpired {
+                    given: ts,
+                    now: 1000
+                }),
+                "auth_timestamp {ts}"
+            );
+        }
     }
 }

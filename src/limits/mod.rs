@@ -1,0 +1,57 @@
+//! Protection against hostile or broken clients: the limits herald enforces beyond Pusher's
+//! own (body sizes, timeouts, descriptor exhaustion, …) and how often each one refused
+//! something (leaf counters; `http/metrics.rs` exports them as
+//! `herald_limit_refusals_total{limit="…"}`) so an operator can tell an attack (or a
+//! too-tight setting) from a quiet day.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A limit that can refuse a request, a frame or a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A signed API request whose body exceeds `max_request_body_bytes` (413).
+    RequestBody,
+    /// A signed API request whose body is not `application/json` (415).
+    ContentType,
+    /// A signed API request whose body did not arrive within `http_body_timeout` (408).
+    BodyTimeout,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 3] = [Limit::RequestBody, Limit::ContentType, Limit::BodyTimeout];
+
+    /// The label value in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::RequestBody => "request_body_bytes",
+            Limit::ContentType => "content_type",
+            Limit::BodyTimeout => "http_body_timeout",
+        }
+    }
+}
+
+static REFUSALS: [AtomicU64; Limit::ALL.len()] = [const { AtomicU64::new(0) }; Limit::ALL.len()];
+
+/// Counts one refusal by `limit`.
+pub fn refused(limit: Limit) {
+    REFUSALS[limit as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many times `limit` refused something since the process started.
+pub fn refusals(limit: Limit) -> u64 {
+    REFUSALS[limit as usize].load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_limit_is_listed_once_in_discriminant_order() {
+        for (i, limit) in Limit::ALL.iter().enumerate() {
+            assert_eq!(*limit as usize, i, "{limit:?}");
+        }
+        refused(Limit::RequestBody);
+        assert!(refusals(Limit::RequestBody) >= 1);
+    }
+}
