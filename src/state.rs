@@ -12,6 +12,7 @@ use crate::adapter::Adapter;
 use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::limits::Guards;
 
 /// Handles shared by the WebSocket and HTTP layers.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// State of the protective limits (descriptor exhaustion, per-IP counts, rates).
+    pub guards: Guards,
     draining: AtomicBool,
 }
 
@@ -64,6 +67,7 @@ impl AppState {
             audit_reader,
             shutdown,
             tasks: TaskTracker::new(),
+            guards: Guards::default(),
             draining: AtomicBool::new(false),
         }))
     }

@@ -68,6 +68,10 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// How long an HTTP request may take until its response starts (408 after that).
     pub http_request_timeout: Duration,
+    /// How long a connection may take to send a complete request head, counted from when it
+    /// connects or finished its previous response; the connection is closed after it. Bounds
+    /// idle keep-alive connections and sockets that never send a request (slowloris).
+    pub http_header_timeout: Duration,
     /// How long an authenticated API request may take to send its body (408 after that).
     pub http_body_timeout: Duration,
     /// Largest body the signed API reads; larger requests get 413 without being read.

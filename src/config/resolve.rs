@@ -297,6 +297,11 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, http_request_timeout),
             30,
         )?,
+        http_header_timeout: secs(
+            "http_header_timeout (HERALD_HTTP_HEADER_TIMEOUT)",
+            pick!(layers, http_header_timeout),
+            20,
+        )?,
         http_body_timeout: secs(
             "http_body_timeout (HERALD_HTTP_BODY_TIMEOUT)",
             pick!(layers, http_body_timeout),

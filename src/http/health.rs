@@ -29,5 +29,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             Json(json!({ "ready": false, "reason": reason })),
         );
     }
+    if let Some(reason) = state.guards.descriptors.reason() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        );
+    }
     (StatusCode::OK, Json(json!({ "ready": true })))
 }

@@ -4,7 +4,17 @@
 //! `herald_limit_refusals_total{limit="…"}`) so an operator can tell an attack (or a
 //! too-tight setting) from a quiet day.
 
+mod descriptors;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use descriptors::{DescriptorHealth, raise_open_file_limit};
+
+/// The limits' shared state, one per node (in `AppState`).
+#[derive(Debug, Default)]
+pub struct Guards {
+    pub descriptors: DescriptorHealth,
+}
 
 /// A limit that can refuse a request, a frame or a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +25,20 @@ pub enum Limit {
     ContentType,
     /// A signed API request whose body did not arrive within `http_body_timeout` (408).
     BodyTimeout,
+    /// A connection closed for not sending a request head within `http_header_timeout`.
+    HeaderTimeout,
+    /// An `accept` that failed for lack of file descriptors (retried after a backoff).
+    FileDescriptors,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 3] = [Limit::RequestBody, Limit::ContentType, Limit::BodyTimeout];
+    pub const ALL: [Limit; 5] = [
+        Limit::RequestBody,
+        Limit::ContentType,
+        Limit::BodyTimeout,
+        Limit::HeaderTimeout,
+        Limit::FileDescriptors,
+    ];
 
     /// The label value in `/metrics`.
     pub fn label(self) -> &'static str {
@@ -26,6 +46,8 @@ impl Limit {
             Limit::RequestBody => "request_body_bytes",
             Limit::ContentType => "content_type",
             Limit::BodyTimeout => "http_body_timeout",
+            Limit::HeaderTimeout => "http_header_timeout",
+            Limit::FileDescriptors => "file_descriptors",
         }
     }
 }

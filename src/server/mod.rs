@@ -2,7 +2,9 @@
 //! configuration, serve HTTP and WebSocket on the given listener, and shut down in order
 //! (stop accepting → 4200 to every socket → finish in-flight requests → grace deadline).
 
-use std::future::{Future, IntoFuture};
+mod serve;
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -86,6 +88,7 @@ pub async fn run(
             message = "USING THE DEFAULT APP CREDENTIALS (key app-key, secret app-secret): anyone who knows them can publish. Configure HERALD_APP_KEY/HERALD_APP_SECRET or [[apps]] before exposing this server.",
         );
     }
+    crate::limits::raise_open_file_limit();
     let grace = config.shutdown_grace;
     let token = CancellationToken::new();
     let node = build_state(config, token.clone()).await?;
@@ -124,10 +127,12 @@ pub async fn run(
         });
     }
 
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .into_future();
+    let serve = serve::serve(
+        listener,
+        http::router(state.clone()),
+        state.clone(),
+        token.clone(),
+    );
     // In-flight requests get the grace period too: a stuck one (say, an export streaming to
     // a client that stopped reading) must not keep the process alive.
     let grace_over = async {
@@ -135,7 +140,7 @@ pub async fn run(
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = serve => served?,
+        () = serve => {}
         _ = grace_over => tracing::warn!(
             message = "Shutdown grace period over: abandoning HTTP requests still in flight.",
             grace_secs = grace.as_secs(),
