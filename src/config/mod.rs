@@ -51,6 +51,12 @@ pub struct Config {
     pub audit_mode: AuditMode,
     /// Whether a trigger the recorder cannot record is refused (503) or delivered anyway.
     pub audit_on_unavailable: herald_audit::UnavailablePolicy,
+    /// The checkpoint signing key file; `None`: beside the store, generated on first start.
+    pub audit_signing_key: Option<std::path::PathBuf>,
+    /// A signed checkpoint after this many new events of an app…
+    pub audit_checkpoint_every: u64,
+    /// …or this long after its first unsigned one.
+    pub audit_checkpoint_interval: Duration,
     /// Seconds of client silence before the server pings; also sent in the handshake.
     pub activity_timeout: Duration,
     /// How long to wait for any reply to a ping before closing with 4201.

@@ -261,6 +261,17 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         audit_url,
         audit_mode,
         audit_on_unavailable,
+        audit_signing_key: pick!(layers, audit_signing_key).map(std::path::PathBuf::from),
+        audit_checkpoint_every: count(
+            "audit_checkpoint_every (HERALD_AUDIT_CHECKPOINT_EVERY)",
+            pick!(layers, audit_checkpoint_every),
+            1000,
+        )? as u64,
+        audit_checkpoint_interval: secs(
+            "audit_checkpoint_interval (HERALD_AUDIT_CHECKPOINT_INTERVAL)",
+            pick!(layers, audit_checkpoint_interval),
+            60,
+        )?,
         activity_timeout: secs(
             "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
             pick!(layers, activity_timeout),

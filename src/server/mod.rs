@@ -47,6 +47,9 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
                         _ => herald_audit::Durability::Durable,
                     },
                     on_unavailable: config.audit_on_unavailable,
+                    signing_key: config.audit_signing_key.clone(),
+                    checkpoint_every: config.audit_checkpoint_every,
+                    checkpoint_interval: config.audit_checkpoint_interval,
                     ..Default::default()
                 },
                 background.clone(),

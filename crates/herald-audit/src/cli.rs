@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 
-use crate::config::DEFAULT_URL;
+use crate::chain::{Checkpoint, CheckpointJson};
+use crate::config::{DEFAULT_URL, StoreLocation};
 use crate::event::EventSummary;
 use crate::export::ExportFormat;
 use crate::query::page::parse_ordering;
@@ -28,6 +29,65 @@ pub enum AuditCommand {
     Export(ExportArgs),
     /// Statistics: totals, breakdowns by action, model, user and channel, events per day.
     Stats(StatsArgs),
+    /// Recompute the hash chain and check every signed checkpoint. Exits 0 and prints
+    /// `verified N events` when the trail is intact; exits 1 naming the first bad seq.
+    Verify(VerifyArgs),
+    /// Print the public key of the checkpoint signing key (PEM), for auditors.
+    PublicKey(PublicKeyArgs),
+}
+
+/// Where the checkpoint signing key is.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// The signing key file (default: herald-audit-signing.pem beside the store).
+    #[arg(long = "signing-key", env = "HERALD_AUDIT_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn path(&self, db: &str) -> anyhow::Result<PathBuf> {
+        Ok(match &self.signing_key {
+            Some(p) => p.clone(),
+            None => crate::signing::default_key_path(&StoreLocation::parse(db)?),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// First seq to check (its predecessor's stored hash is trusted).
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Last seq to check.
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Checkpoints kept elsewhere (the JSON of GET /apps/{id}/audit/checkpoints, a JSON
+    /// array of its entries, or one entry per line), checked as well as the store's.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// The public key checkpoints must be signed with (PEM from `herald audit public-key`,
+    /// or 32 bytes in base64 or hex). Default: the signing key file's, if readable.
+    #[arg(long = "public-key")]
+    pub public_key: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublicKeyArgs {
+    /// Audit store URL (the default key file lives beside it).
+    #[arg(long = "db", env = "HERALD_AUDIT_URL", default_value = DEFAULT_URL)]
+    pub db: String,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Print the 32 raw bytes in base64 instead of PEM.
+    #[arg(long)]
+    pub base64: bool,
 }
 
 /// Which store and app.
@@ -264,8 +324,101 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut out, &stats)?;
             writeln!(out)?;
         }
+        AuditCommand::Verify(args) => return verify(args).await,
+        AuditCommand::PublicKey(args) => {
+            let path = args.key.path(&args.db)?;
+            if !path.exists() {
+                bail!(
+                    "no signing key at {} (the server generates it on first start; set HERALD_AUDIT_SIGNING_KEY or --signing-key to read another)",
+                    path.display()
+                );
+            }
+            let key = crate::signing::read_public_key(&path)?;
+            if args.base64 {
+                println!("{}", crate::signing::public_key_base64(&key));
+            } else {
+                print!("{}", crate::signing::public_key_pem(&key));
+            }
+        }
     }
     Ok(())
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let mut options = crate::verify::VerifyOptions {
+        from: args.from,
+        to: args.to,
+        ..Default::default()
+    };
+    options.public_key = match &args.public_key {
+        Some(path) => Some(crate::signing::read_public_key(path)?),
+        None => {
+            let path = args.key.path(&args.store.db)?;
+            if path.exists() {
+                Some(crate::signing::read_public_key(&path)?)
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(path) = &args.checkpoints {
+        options.extra_checkpoints = read_checkpoints(path)?;
+    }
+    let reader = open(&args.store.db)?;
+    let report = reader.verify(&args.store.app, options).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", report.summary())?;
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    if !report.ok {
+        bail!("the audit trail failed verification");
+    }
+    Ok(())
+}
+
+/// Reads checkpoints saved from the API: its whole answer, an array, or NDJSON.
+fn read_checkpoints(path: &std::path::Path) -> anyhow::Result<Vec<Checkpoint>> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Answer { checkpoints: Vec<CheckpointJson> },
+        List(Vec<CheckpointJson>),
+        One(CheckpointJson),
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut entries = Vec::new();
+    let parsed: Result<Saved, _> = serde_json::from_str(&text);
+    let saved = match parsed {
+        Ok(saved) => vec![saved],
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str::<Saved>)
+            .collect::<Result<_, _>>()
+            .with_context(|| {
+                format!(
+                    "{} holds no checkpoints (expected the JSON of GET …/audit/checkpoints)",
+                    path.display()
+                )
+            })?,
+    };
+    for s in saved {
+        match s {
+            Saved::Answer { checkpoints } | Saved::List(checkpoints) => entries.extend(checkpoints),
+            Saved::One(c) => entries.push(c),
+        }
+    }
+    entries
+        .iter()
+        .map(|j| Checkpoint::try_from(j).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())))
+        .collect()
 }
 
 fn open(url: &str) -> anyhow::Result<AuditReader> {

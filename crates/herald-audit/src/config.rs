@@ -33,6 +33,14 @@ pub struct AuditConfig {
     pub busy_timeout: Duration,
     /// How many queries may run at once (one read connection each).
     pub read_connections: usize,
+    /// The Ed25519 key file that signs checkpoints (`HERALD_AUDIT_SIGNING_KEY`). `None`:
+    /// `herald-audit-signing.pem` beside the store, generated on first start; an in-memory
+    /// store gets a key that is never written.
+    pub signing_key: Option<PathBuf>,
+    /// Sign a checkpoint after this many new events of an app.
+    pub checkpoint_every: u64,
+    /// … or this long after an app's first unsigned event, whichever comes first.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for AuditConfig {
@@ -45,6 +53,9 @@ impl Default for AuditConfig {
             on_unavailable: UnavailablePolicy::RecordOrReject,
             busy_timeout: Duration::from_secs(5),
             read_connections: 4,
+            signing_key: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
         }
     }
 }

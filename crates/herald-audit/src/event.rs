@@ -77,6 +77,39 @@ impl PreparedEvent {
     }
 }
 
+impl PreparedEvent {
+    /// The fields the chain hashes, as they will be stored with `received_at` (the writer's
+    /// monotonic receive time).
+    pub fn canonical(&self, received_at: i64) -> crate::chain::CanonicalFields<'_> {
+        let e = &self.event;
+        let f = &self.fields;
+        crate::chain::CanonicalFields {
+            app_id: &e.app_id,
+            received_at,
+            name: &e.name,
+            channels: &e.channels,
+            data: &e.data,
+            socket_id: e.socket_id.as_deref(),
+            client_ip: e.client_ip.as_deref(),
+            user_agent: e.user_agent.as_deref(),
+            library: e.library.as_deref(),
+            auth_key: &e.auth_key,
+            idempotency_key: e.idempotency_key.as_deref(),
+            action: f.action.as_deref(),
+            model: f.model.as_deref(),
+            object_id: f.object_id.as_deref(),
+            object_repr: f.object_repr.as_deref(),
+            user: f.user.as_deref(),
+            timestamp: f.timestamp.as_deref(),
+            severity: f.severity.as_deref(),
+            status: f.status.as_deref(),
+            changes: self.changes_json.as_deref(),
+            error: f.error.as_deref(),
+            ip: f.ip.as_deref(),
+        }
+    }
+}
+
 /// One event in a list: identity, time, routing and the extracted audit fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventSummary {

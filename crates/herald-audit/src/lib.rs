@@ -52,6 +52,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -60,9 +61,11 @@ pub mod export;
 pub mod extract;
 pub mod query;
 pub mod reader;
+pub mod signing;
 pub mod stats;
 pub mod store;
 pub mod timefmt;
+pub mod verify;
 pub mod writer;
 
 use std::sync::Arc;
@@ -104,14 +107,22 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
             )));
         }
     }
+    if config.checkpoint_every == 0 || config.checkpoint_interval.is_zero() {
+        return Err(OpenError::InvalidConfig(
+            "checkpoint_every and checkpoint_interval must be at least 1".into(),
+        ));
+    }
     let location = StoreLocation::parse(&config.url)?;
+    let signer = Arc::new(signing_key(&config, &location)?);
     let target = SqliteTarget::new(&location, config.busy_timeout);
     let durability = config.durability;
     let opened = tokio::task::spawn_blocking({
         let target = target.clone();
         move || {
             let conn = target.open_writer(durability)?;
-            SqliteWriter::new(conn)
+            let mut store = SqliteWriter::new(conn)?;
+            let unsigned = writer::unsigned_events(&mut store)?;
+            Ok((store, unsigned))
         }
     })
     .await
@@ -119,14 +130,15 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
         location: target.describe(),
         source: StoreError::Corrupt(format!("opening panicked: {e}")),
     })?;
-    let writer_store = opened.map_err(|source| OpenError::Store {
+    let (writer_store, unsigned) = opened.map_err(|source| OpenError::Store {
         location: target.describe(),
         source,
     })?;
     let reader = AuditReader::new(
         Arc::new(SqliteReader::new(target, config.read_connections)),
         config.read_connections,
-    );
+    )
+    .with_public_key(signer.verifying_key());
     let (recorder, writer) = writer::spawn(
         Box::new(writer_store),
         writer::WriterSettings {
@@ -134,6 +146,10 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
             max_batch: config.max_batch,
             durability,
             on_unavailable: config.on_unavailable,
+            signer,
+            checkpoint_every: config.checkpoint_every,
+            checkpoint_interval: config.checkpoint_interval,
+            unsigned,
         },
         shutdown,
     );
@@ -147,4 +163,32 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
         reader,
         writer,
     })
+}
+
+/// The checkpoint signing key: the configured file, else the default one beside the store
+/// (generated on first start and logged), else for an in-memory store a throwaway key.
+fn signing_key(
+    config: &AuditConfig,
+    location: &StoreLocation,
+) -> Result<ed25519_dalek::SigningKey, OpenError> {
+    let path = match (&config.signing_key, location) {
+        (Some(path), _) => path.clone(),
+        (None, StoreLocation::SqliteMemory) => {
+            return signing::ephemeral().map_err(|e| OpenError::InvalidConfig(e.to_string()));
+        }
+        (None, location) => signing::default_key_path(location),
+    };
+    let (key, created) = signing::load_or_create(&path)
+        .map_err(|e| OpenError::InvalidConfig(format!("audit_signing_key: {e}")))?;
+    let public = signing::public_key_base64(&key.verifying_key());
+    if created {
+        tracing::warn!(
+            message = "Generated a new audit signing key; back it up and give auditors its public key (herald audit public-key).",
+            path = %path.display(),
+            public_key = %public,
+        );
+    } else {
+        tracing::info!(message = "Audit signing key loaded.", path = %path.display(), public_key = %public);
+    }
+    Ok(key)
 }

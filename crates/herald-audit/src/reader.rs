@@ -9,6 +9,7 @@ use futures_util::Stream;
 use thiserror::Error;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::chain::Checkpoint;
 use crate::config::StoreLocation;
 use crate::error::{OpenError, StoreError};
 use crate::event::EventRecord;
@@ -17,6 +18,7 @@ use crate::query::{Direction, EventFilter, PageRequest};
 use crate::stats::{Stats, StatsRequest};
 use crate::store::sqlite::{SqliteReader, SqliteTarget};
 use crate::store::{EventPage, ReadStore};
+use crate::verify::{Report, VerifyOptions};
 
 /// Records per chunk of an export: big enough to amortise a query, small enough (~0.5 MB)
 /// that memory stays flat.
@@ -40,6 +42,8 @@ pub enum QueryError {
 #[derive(Clone)]
 pub struct AuditReader {
     store: Arc<dyn ReadStore>,
+    /// The checkpoint signing key's public half, when known (the server knows its own).
+    public_key: Option<ed25519_dalek::VerifyingKey>,
     queries: Arc<Semaphore>,
     exports: Arc<Semaphore>,
 }
@@ -48,9 +52,46 @@ impl AuditReader {
     pub fn new(store: Arc<dyn ReadStore>, concurrency: usize) -> Self {
         Self {
             store,
+            public_key: None,
             queries: Arc::new(Semaphore::new(concurrency.max(1))),
             exports: Arc::new(Semaphore::new(EXPORT_CONCURRENCY)),
         }
+    }
+
+    /// Verifies checkpoints against `key` (see [`crate::verify`]).
+    pub fn with_public_key(mut self, key: ed25519_dalek::VerifyingKey) -> Self {
+        self.public_key = Some(key);
+        self
+    }
+
+    pub fn public_key(&self) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.public_key.as_ref()
+    }
+
+    /// Recomputes `app`'s chain (see [`crate::verify`]). `options.public_key` defaults to
+    /// this reader's.
+    pub async fn verify(
+        &self,
+        app: &str,
+        mut options: VerifyOptions,
+    ) -> Result<Report, QueryError> {
+        let app = app.to_owned();
+        if options.public_key.is_none() {
+            options.public_key = self.public_key;
+        }
+        self.run(move |s| crate::verify::verify(s, &app, &options))
+            .await
+    }
+
+    /// Up to `limit` signed checkpoints of `app` after `after`, oldest first.
+    pub async fn checkpoints(
+        &self,
+        app: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>, QueryError> {
+        let app = app.to_owned();
+        self.run(move |s| s.checkpoints(&app, after, limit)).await
     }
 
     /// Opens a reader on an existing store without starting a writer (the CLI's way in).

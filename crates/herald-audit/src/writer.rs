@@ -5,13 +5,23 @@
 //! writer takes everything queued, up to `max_batch` events, commits it in one transaction
 //! on a blocking thread, then answers every caller of that batch: group commit, so one
 //! fsync covers many triggers.
+//!
+//! The writer also signs checkpoints ([`crate::chain::checkpoint`]): after every
+//! `checkpoint_every` new events of an app, every `checkpoint_interval` while an app has
+//! unsigned events, and once more at shutdown, each in its own small transaction after
+//! the batch it covers has committed.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::chain::Checkpoint;
 use crate::config::{Durability, UnavailablePolicy};
 use crate::error::RecordError;
 use crate::event::{NewEvent, PreparedEvent, Recorded};
@@ -78,6 +88,31 @@ pub(crate) struct WriterSettings {
     pub max_batch: usize,
     pub durability: Durability,
     pub on_unavailable: UnavailablePolicy,
+    pub signer: Arc<SigningKey>,
+    pub checkpoint_every: u64,
+    pub checkpoint_interval: Duration,
+    /// Events per app recorded but not yet covered by a checkpoint ([`unsigned_events`]).
+    pub unsigned: HashMap<String, u64>,
+}
+
+/// Events of each app recorded after its latest checkpoint (a crash before the shutdown
+/// checkpoint, a CLI prune): the writer signs them at its first occasion.
+pub(crate) fn unsigned_events(
+    store: &mut dyn WriteStore,
+) -> Result<HashMap<String, u64>, crate::error::StoreError> {
+    let signed: HashMap<String, i64> = store
+        .latest_checkpoints()?
+        .into_iter()
+        .map(|c| (c.app_id, c.seq))
+        .collect();
+    Ok(store
+        .chain_heads()?
+        .into_iter()
+        .filter_map(|h| {
+            let done = signed.get(&h.app_id).copied().unwrap_or(0);
+            (h.last_seq > done).then(|| (h.app_id, (h.last_seq - done) as u64))
+        })
+        .collect())
 }
 
 /// Starts the writer task over `store`. It stops when `shutdown` is cancelled, after
@@ -95,16 +130,107 @@ pub(crate) fn spawn(
             on_unavailable: settings.on_unavailable,
         }),
     };
-    let task = tokio::spawn(run(store, rx, settings.max_batch, shutdown));
+    let checkpoints = Checkpoints {
+        key: settings.signer,
+        every: settings.checkpoint_every.max(1),
+        interval: settings.checkpoint_interval,
+        pending: settings.unsigned,
+    };
+    let task = tokio::spawn(run(store, rx, settings.max_batch, checkpoints, shutdown));
     (recorder, task)
+}
+
+/// When to sign the next checkpoint of each app.
+struct Checkpoints {
+    key: Arc<SigningKey>,
+    every: u64,
+    interval: Duration,
+    /// Events recorded since each app's last checkpoint.
+    pending: HashMap<String, u64>,
+}
+
+impl Checkpoints {
+    /// Signs and stores a checkpoint of each app's current head in `apps`. A failure is
+    /// logged and retried at the next occasion (the events themselves are recorded).
+    fn write(&mut self, store: &mut dyn WriteStore, apps: &[String]) {
+        let heads = match store.chain_heads() {
+            Ok(heads) => heads,
+            Err(error) => {
+                tracing::error!(message = "Audit checkpoint skipped: cannot read the chain heads.", %error);
+                return;
+            }
+        };
+        let now = crate::timefmt::now_micros();
+        for head in heads.iter().filter(|h| apps.contains(&h.app_id)) {
+            let cp = Checkpoint::sign(&self.key, &head.app_id, head.last_seq, head.last_hash, now);
+            match store.add_checkpoint(&cp) {
+                Ok(()) => {
+                    self.pending.remove(&head.app_id);
+                }
+                Err(error) => {
+                    tracing::error!(message = "Audit checkpoint could not be stored.", app_id = %head.app_id, %error)
+                }
+            }
+        }
+    }
+
+    /// Apps whose unsigned events reached `every`.
+    fn due(&self) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter(|&(_, &n)| n >= self.every)
+            .map(|(app, _)| app.clone())
+            .collect()
+    }
+
+    fn unsigned(&self) -> Vec<String> {
+        self.pending.keys().cloned().collect()
+    }
+}
+
+/// Runs `f` on the store on a blocking thread and gives the store back (`None` if the
+/// thread panicked: the store is gone).
+async fn blocking<R: Send + 'static>(
+    mut store: Box<dyn WriteStore>,
+    f: impl FnOnce(&mut dyn WriteStore) -> R + Send + 'static,
+) -> Option<(Box<dyn WriteStore>, R)> {
+    match tokio::task::spawn_blocking(move || {
+        let r = f(store.as_mut());
+        (store, r)
+    })
+    .await
+    {
+        Ok(pair) => Some(pair),
+        Err(error) => {
+            tracing::error!(message = "Audit writer thread panicked; recording stops.", %error);
+            None
+        }
+    }
+}
+
+/// Checkpoints `apps` on a blocking thread.
+async fn checkpoint(
+    store: Box<dyn WriteStore>,
+    mut cps: Checkpoints,
+    apps: Vec<String>,
+) -> Option<(Box<dyn WriteStore>, Checkpoints)> {
+    blocking(store, move |s| {
+        cps.write(s, &apps);
+        cps
+    })
+    .await
 }
 
 async fn run(
     mut store: Box<dyn WriteStore>,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
+    mut cps: Checkpoints,
     shutdown: CancellationToken,
 ) {
+    let mut tick = tokio::time::interval(cps.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     let mut closing = false;
     loop {
         let first = if closing {
@@ -112,6 +238,16 @@ async fn run(
         } else {
             tokio::select! {
                 job = rx.recv() => job,
+                _ = tick.tick() => {
+                    if !cps.pending.is_empty() {
+                        let apps = cps.unsigned();
+                        match checkpoint(store, cps, apps).await {
+                            Some((s, c)) => (store, cps) = (s, c),
+                            None => return,
+                        }
+                    }
+                    continue;
+                }
                 () = shutdown.cancelled() => {
                     // Refuse new calls, then drain what is already queued.
                     closing = true;
@@ -133,28 +269,60 @@ async fn run(
             }
         }
         match commit(store, jobs).await {
-            Some(s) => store = s,
+            Some((s, recorded)) => {
+                store = s;
+                for (app, n) in recorded {
+                    *cps.pending.entry(app).or_default() += n;
+                }
+            }
             None => return,
         }
+        let due = cps.due();
+        if !due.is_empty() {
+            match checkpoint(store, cps, due).await {
+                Some((s, c)) => (store, cps) = (s, c),
+                None => return,
+            }
+        }
     }
-    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    // The last events recorded get a checkpoint too, so that a truncated tail is caught.
+    let apps = cps.unsigned();
+    let _ = blocking(store, move |s| {
+        if !apps.is_empty() {
+            cps.write(s, &apps);
+        }
+        s.close();
+    })
+    .await;
     tracing::info!(message = "Audit writer stopped.");
 }
 
 /// Commits `jobs` together and answers them. If the batch fails because of what one of its
 /// calls holds (a constraint, a value too big) and holds several calls, each call is
 /// retried alone so that one bad call cannot fail its neighbours. Returns the
-/// store for the next batch, or `None` if the blocking thread panicked (the store is gone;
-/// later calls then get `Unavailable`).
-async fn commit(store: Box<dyn WriteStore>, jobs: Vec<Job>) -> Option<Box<dyn WriteStore>> {
+/// store for the next batch with how many new events each app got, or `None` if the
+/// blocking thread panicked (the store is gone; later calls then get `Unavailable`).
+async fn commit(
+    store: Box<dyn WriteStore>,
+    jobs: Vec<Job>,
+) -> Option<(Box<dyn WriteStore>, HashMap<String, u64>)> {
     let outcome = tokio::task::spawn_blocking(move || {
         let mut store = store;
+        let mut new_events: HashMap<String, u64> = HashMap::new();
+        let mut count = |events: &[PreparedEvent], recorded: &[Recorded]| {
+            for (e, r) in events.iter().zip(recorded) {
+                if !r.duplicate {
+                    *new_events.entry(e.event.app_id.clone()).or_default() += 1;
+                }
+            }
+        };
         let batch: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
         match store.append(&batch) {
             Ok(recorded) => {
                 let mut recorded = recorded.into_iter();
                 for job in jobs {
                     let mine: Vec<Recorded> = recorded.by_ref().take(job.events.len()).collect();
+                    count(&job.events, &mine);
                     let _ = job.reply.send(Ok(mine));
                 }
             }
@@ -174,18 +342,21 @@ async fn commit(store: Box<dyn WriteStore>, jobs: Vec<Job>) -> Option<Box<dyn Wr
                     let result = store
                         .append(&single)
                         .map_err(|e| RecordError::Unavailable(e.to_string()));
-                    if let Err(error) = &result {
-                        tracing::error!(message = "Audit events could not be recorded.", %error);
+                    match &result {
+                        Ok(recorded) => count(&job.events, recorded),
+                        Err(error) => {
+                            tracing::error!(message = "Audit events could not be recorded.", %error)
+                        }
                     }
                     let _ = job.reply.send(result);
                 }
             }
         }
-        store
+        (store, new_events)
     })
     .await;
     match outcome {
-        Ok(store) => Some(store),
+        Ok(pair) => Some(pair),
         Err(error) => {
             tracing::error!(message = "Audit writer thread panicked; recording stops.", %error);
             None

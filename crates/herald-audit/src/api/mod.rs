@@ -9,6 +9,8 @@
 //! | `GET /stats` | totals (all, today, 7 and 30 days), `by_action`, `by_model`, `by_user`, `by_channel`, `per_day`, `recent` |
 //! | `GET /users/{user}`, `GET /models/{model}`, `GET /models/{model}/objects/{object_id}` | `/events` fixed to that user / model / object, plus the `stats` of that selection |
 //! | `GET /export?format=csv\|ndjson` | every matching event, streamed, oldest first |
+//! | `GET /verify?from=&to=` | the chain recomputed over a seq range: `{"ok", "verified", "problem": {"seq", "kind", "message"}, …}` |
+//! | `GET /checkpoints?after=&limit=` | the signed checkpoints, oldest first, with the signing public key |
 //!
 //! Filters everywhere: `action` (`event_code`), `model` (`model_name`), `user`
 //! (`user_email`), `channel`, `event`, `object_id`, `severity`, `status`, `error`, `ip`
@@ -22,6 +24,7 @@ mod activity;
 mod error;
 mod events;
 mod export;
+mod integrity;
 mod stats;
 
 use axum::Router;
@@ -42,6 +45,8 @@ pub fn router(reader: AuditReader) -> Router<()> {
         .route("/models/{model}", get(activity::model))
         .route("/models/{model}/objects/{object_id}", get(activity::object))
         .route("/export", get(export::export))
+        .route("/verify", get(integrity::verify))
+        .route("/checkpoints", get(integrity::checkpoints))
         .with_state(reader)
 }
 

@@ -4,12 +4,15 @@
 //! implement them with the synchronous `postgres` client (or by blocking on an async one)
 //! without changing the writer, the query API or the CLI.
 //!
-//! A store owns sequence numbering: it must hand out per-app `seq` values that increase by
-//! one with every recorded event, and keep them unique even if several writers share it
-//! (the PostgreSQL store will need a row lock on a per-app counter for that).
+//! A store owns sequence numbering and the hash chain: inside `append`'s transaction it
+//! reads each app's head row `(last_seq, last_hash, last_received_at)`, gives each event
+//! `seq = last_seq + 1`, `content_hash` and `hash` ([`crate::chain`]), and writes the head
+//! back before committing. That keeps seqs dense and the chain whole even when several
+//! writers share a store (PostgreSQL: `SELECT … FOR UPDATE` on the head row).
 
 pub mod sqlite;
 
+use crate::chain::{ChainHead, ChainRow, Checkpoint};
 use crate::error::StoreError;
 use crate::event::{EventRecord, EventSummary, PreparedEvent, Recorded};
 use crate::query::{Direction, EventFilter, PageRequest};
@@ -20,6 +23,15 @@ pub trait WriteStore: Send + 'static {
     /// Records `batch` in one transaction, in order, and returns one [`Recorded`] per
     /// event. Either all of the batch is committed or none of it is (an error).
     fn append(&mut self, batch: &[&PreparedEvent]) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Every app's chain head, as committed.
+    fn chain_heads(&mut self) -> Result<Vec<ChainHead>, StoreError>;
+
+    /// Each app's latest signed checkpoint.
+    fn latest_checkpoints(&mut self) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// Stores a signed checkpoint (a second one for the same app and seq is ignored).
+    fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
 
     /// Called once when the writer stops, after the last batch.
     fn close(&mut self) {}
@@ -53,6 +65,27 @@ pub trait ReadStore: Send + Sync + 'static {
     /// `chunk` records. Events recorded after the scan starts are not included, so an
     /// export is a consistent cut even while the recorder keeps writing. Stops early when
     /// `sink` returns an error, and returns that error.
+    /// Up to `limit` events of `app` with `from <= seq <= to`, in seq order, as the chain
+    /// sees them (every canonical field, the stored hashes, pruned or not).
+    fn chain_rows(
+        &self,
+        app: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<ChainRow>, StoreError>;
+
+    /// The app's chain head, if it has recorded anything.
+    fn chain_head(&self, app: &str) -> Result<Option<ChainHead>, StoreError>;
+
+    /// Up to `limit` signed checkpoints of `app` with `seq > after`, oldest first.
+    fn checkpoints(
+        &self,
+        app: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>, StoreError>;
+
     fn scan(
         &self,
         app: &str,

@@ -5,6 +5,7 @@
 //! writer's and the readers' connections see one database (a plain `:memory:` would give
 //! each connection its own, empty one).
 
+mod chain;
 mod read;
 mod schema;
 mod sql;

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::SqliteTarget;
 use super::sql::{self, RECORD_COLUMNS, SUMMARY_COLUMNS, Selection, SeqRange};
+use super::{SqliteTarget, chain};
+use crate::chain::{ChainHead, ChainRow, Checkpoint};
 use crate::error::StoreError;
 use crate::event::{EventRecord, EventSummary};
 use crate::query::page::Cursor;
@@ -161,6 +162,29 @@ pub(super) fn page(
 }
 
 impl ReadStore for SqliteReader {
+    fn chain_rows(
+        &self,
+        app: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<ChainRow>, StoreError> {
+        self.with_conn(|conn| chain::rows(conn, app, from, to, limit))
+    }
+
+    fn chain_head(&self, app: &str) -> Result<Option<ChainHead>, StoreError> {
+        self.with_conn(|conn| chain::head(conn, app))
+    }
+
+    fn checkpoints(
+        &self,
+        app: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>, StoreError> {
+        self.with_conn(|conn| chain::checkpoints(conn, app, after, limit))
+    }
+
     fn list(
         &self,
         app: &str,

@@ -1,8 +1,9 @@
 //! The SQLite schema and its migrations. One row per event in `events`; an `event_channels`
 //! row per (event, channel) so that a channel filter is an index range; a contentless FTS5
 //! index over the searchable columns; per-day rollups for statistics. Triggers refuse UPDATE
-//! and DELETE so that the trail stays append-only even against a bug in herald (retention
-//! will lift this in a controlled way in a later version).
+//! and DELETE so that the trail stays append-only even against a bug in herald; from schema 3
+//! on, the only UPDATE they let through is retention's prune, which keeps an event's seq and
+//! hashes.
 //!
 //! `PRAGMA user_version` holds the schema version. A new store gets version 1 and then every
 //! later step in order, exactly as an old store is upgraded, so there is one path to each
@@ -14,7 +15,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Bumped whenever the schema changes; stored in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub(super) const SCHEMA_V1: &str = r#"
 CREATE TABLE events (
@@ -105,6 +106,52 @@ ALTER TABLE events ADD COLUMN ip    TEXT;
 CREATE INDEX events_app_ip ON events (app_id, ip, seq);
 "#;
 
+/// Version 3: the hash chain (see `crate::chain`). Each event gets its `content_hash` and
+/// `hash`; `chain_heads` holds each app's last seq, hash and receive time, updated in every
+/// append transaction; `checkpoints` holds the signed checkpoints; `pruned_at` marks an
+/// event whose payload retention removed. Existing rows are chained by
+/// [`super::chain::chain_existing`] in the same transaction (after schema 2 filled in their
+/// `error` and `ip`, which the canonical encoding covers).
+const SCHEMA_V3: &str = r#"
+ALTER TABLE events ADD COLUMN content_hash BLOB;
+ALTER TABLE events ADD COLUMN hash         BLOB;
+ALTER TABLE events ADD COLUMN pruned_at    INTEGER;  -- µs; NULL while the event is whole
+
+CREATE TABLE chain_heads (
+    app_id           TEXT    PRIMARY KEY,
+    last_seq         INTEGER NOT NULL,
+    last_hash        BLOB    NOT NULL,
+    last_received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE checkpoints (
+    app_id     TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    hash       BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    public_key BLOB    NOT NULL,
+    signature  BLOB    NOT NULL,
+    PRIMARY KEY (app_id, seq)
+) WITHOUT ROWID;
+
+CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE refused'); END;
+CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: DELETE refused'); END;
+"#;
+
+/// From schema 3 on, the one UPDATE allowed on `events` is retention's prune: it sets
+/// `pruned_at` once and keeps the event's identity and hashes. A later upgrade that must
+/// fill in columns drops this trigger and re-creates it before its COMMIT.
+pub(super) const EVENTS_UPDATE_ONLY_PRUNE: &str = "
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+WHEN NOT (old.pruned_at IS NULL AND new.pruned_at IS NOT NULL
+          AND new.id = old.id AND new.app_id = old.app_id AND new.seq = old.seq
+          AND new.received_at = old.received_at
+          AND new.content_hash IS old.content_hash AND new.hash IS old.hash)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+";
+
 /// Brings the database to [`SCHEMA_VERSION`], refusing one written by a newer herald.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -148,6 +195,20 @@ fn step(conn: &Connection, from: i64) -> Result<(), StoreError> {
                 tracing::info!(
                     message = "Audit store upgraded to schema 2: new audit fields extracted for existing events.",
                     events = filled,
+                );
+            }
+        }
+        3 => {
+            conn.execute_batch(SCHEMA_V3)?;
+            // Lifted for this transaction only and re-created before COMMIT, so no other
+            // connection ever sees the table without it.
+            conn.execute_batch("DROP TRIGGER events_append_only_update")?;
+            let chained = super::chain::chain_existing(conn)?;
+            conn.execute_batch(EVENTS_UPDATE_ONLY_PRUNE)?;
+            if chained > 0 {
+                tracing::info!(
+                    message = "Audit store upgraded to schema 3: existing events hash-chained.",
+                    events = chained,
                 );
             }
         }

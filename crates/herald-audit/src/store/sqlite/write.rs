@@ -1,29 +1,33 @@
-//! The SQLite side of the writer: appends a batch in one transaction, numbering events per
-//! app and answering duplicates of an idempotency key with the original `seq`.
+//! The SQLite side of the writer: appends a batch in one transaction, numbering and
+//! hash-chaining events per app and answering duplicates of an idempotency key with the
+//! original `seq`.
 //!
-//! The per-app counters live in memory (loaded at open) because this connection is the only
-//! writer; they are only advanced after COMMIT succeeds, so a failed batch leaves no gap.
+//! Each app's head `(last_seq, last_hash, last_received_at)` is read from `chain_heads`
+//! inside the transaction and written back before COMMIT, so another writer on the same
+//! file (`herald audit prune` while the server runs) chains correctly, and a failed batch
+//! leaves neither a gap nor a moved head.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::sql;
+use super::{chain, sql};
+use crate::chain::{ChainHead, Checkpoint, Digest, GENESIS};
 use crate::error::StoreError;
 use crate::event::{PreparedEvent, Recorded};
 use crate::store::WriteStore;
 use crate::timefmt;
 
-/// The last `seq` and receive time recorded for an app.
+/// The last `seq`, hash and receive time recorded for an app.
 #[derive(Debug, Clone, Copy)]
 struct AppHead {
     seq: i64,
+    hash: Digest,
     received_at: i64,
 }
 
 pub struct SqliteWriter {
     conn: Connection,
-    heads: HashMap<String, AppHead>,
 }
 
 /// A receive time this far behind the app's latest is worth a warning (a clock step).
@@ -31,35 +35,36 @@ const CLOCK_STEP_WARNING_MICROS: i64 = 1_000_000;
 
 impl SqliteWriter {
     pub fn new(conn: Connection) -> Result<Self, StoreError> {
-        let mut heads = HashMap::new();
-        {
-            // One index seek per app through events_app_seq.
-            let mut stmt = conn.prepare(
-                "SELECT app_id, seq, received_at FROM events e
-                 WHERE seq = (SELECT max(seq) FROM events WHERE app_id = e.app_id)",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    AppHead {
-                        seq: r.get(1)?,
-                        received_at: r.get(2)?,
-                    },
-                ))
-            })?;
-            for row in rows {
-                let (app, head) = row?;
-                heads.insert(app, head);
-            }
-        }
-        Ok(Self { conn, heads })
+        Ok(Self { conn })
+    }
+
+    fn load_head(tx: &rusqlite::Transaction<'_>, app: &str) -> Result<AppHead, StoreError> {
+        let row: Option<(i64, Vec<u8>, i64)> = tx
+            .prepare_cached(
+                "SELECT last_seq, last_hash, last_received_at FROM chain_heads WHERE app_id = ?1",
+            )?
+            .query_row(params![app], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        Ok(match row {
+            Some((seq, hash, received_at)) => AppHead {
+                seq,
+                hash: crate::chain::hash::from_slice(&hash).ok_or_else(|| {
+                    StoreError::Corrupt(format!("the chain head of app {app:?} is not a hash"))
+                })?,
+                received_at,
+            },
+            None => AppHead {
+                seq: 0,
+                hash: GENESIS,
+                received_at: i64::MIN,
+            },
+        })
     }
 
     fn append_in_tx<'a>(
         tx: &rusqlite::Transaction<'_>,
-        heads: &HashMap<String, AppHead>,
         batch: &[&'a PreparedEvent],
-    ) -> Result<(Vec<Recorded>, HashMap<String, AppHead>), StoreError> {
+    ) -> Result<Vec<Recorded>, StoreError> {
         let mut moved: HashMap<String, AppHead> = HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
         let mut find_key =
@@ -67,9 +72,10 @@ impl SqliteWriter {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (app_id, seq, received_at, name, channels, data, socket_id,
                  client_ip, user_agent, library, auth_key, idempotency_key, action, model,
-                 object_id, object_repr, user, timestamp, severity, status, changes, error, ip)
+                 object_id, object_repr, user, timestamp, severity, status, changes, error, ip,
+                 content_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
         )?;
         let mut insert_fts = tx.prepare_cached(
             "INSERT INTO events_fts (rowid, app, name, channels, model, user, object_repr, data)
@@ -96,14 +102,10 @@ impl SqliteWriter {
                     continue;
                 }
             }
-            let head = moved
-                .get(&e.app_id)
-                .or_else(|| heads.get(&e.app_id))
-                .copied()
-                .unwrap_or(AppHead {
-                    seq: 0,
-                    received_at: i64::MIN,
-                });
+            let head = match moved.get(&e.app_id) {
+                Some(head) => *head,
+                None => Self::load_head(tx, &e.app_id)?,
+            };
             let seq = head.seq + 1;
             // Time never goes backwards within an app, so time order is seq order and a
             // time range is a seq range (see the crate docs).
@@ -116,6 +118,8 @@ impl SqliteWriter {
             }
             let received_at = e.received_at_micros.max(head.received_at);
             let f = &p.fields;
+            let content = crate::chain::content_hash(&p.canonical(received_at));
+            let hash = crate::chain::link(&head.hash, &content);
             insert.execute(params![
                 e.app_id,
                 seq,
@@ -140,6 +144,8 @@ impl SqliteWriter {
                 p.changes_json,
                 f.error,
                 f.ip,
+                &content[..],
+                &hash[..],
             ])?;
             let id = tx.last_insert_rowid();
             insert_fts.execute(params![
@@ -174,7 +180,14 @@ impl SqliteWriter {
             for channel in &e.channels {
                 bump("channel", channel);
             }
-            moved.insert(e.app_id.clone(), AppHead { seq, received_at });
+            moved.insert(
+                e.app_id.clone(),
+                AppHead {
+                    seq,
+                    hash,
+                    received_at,
+                },
+            );
             out.push(Recorded {
                 seq,
                 duplicate: false,
@@ -187,7 +200,16 @@ impl SqliteWriter {
         for ((app, day, dim, value), n) in rollup {
             upsert.execute(params![app, day, dim, value, n])?;
         }
-        Ok((out, moved))
+        let mut set_head = tx.prepare_cached(
+            "INSERT INTO chain_heads (app_id, last_seq, last_hash, last_received_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (app_id) DO UPDATE SET last_seq = excluded.last_seq,
+                 last_hash = excluded.last_hash, last_received_at = excluded.last_received_at",
+        )?;
+        for (app, head) in &moved {
+            set_head.execute(params![app, head.seq, &head.hash[..], head.received_at])?;
+        }
+        Ok(out)
     }
 }
 
@@ -198,10 +220,21 @@ impl WriteStore for SqliteWriter {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (recorded, moved) = Self::append_in_tx(&tx, &self.heads, batch)?;
+        let recorded = Self::append_in_tx(&tx, batch)?;
         tx.commit()?;
-        self.heads.extend(moved);
         Ok(recorded)
+    }
+
+    fn chain_heads(&mut self) -> Result<Vec<ChainHead>, StoreError> {
+        chain::heads(&self.conn)
+    }
+
+    fn latest_checkpoints(&mut self) -> Result<Vec<Checkpoint>, StoreError> {
+        chain::latest_checkpoints(&self.conn)
+    }
+
+    fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        chain::insert_checkpoint(&self.conn, checkpoint)
     }
 
     fn close(&mut self) {
