@@ -228,9 +228,11 @@ async fn run(
     mut cps: Checkpoints,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(cps.interval);
+    // The first tick one interval from now: awaiting an immediate first tick would go
+    // through the timer driver and leave the writer late to its first `recv`.
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + cps.interval, cps.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     let mut closing = false;
     loop {
         let first = if closing {
