@@ -23,6 +23,8 @@ USER herald
 WORKDIR /var/lib/herald
 # The audit store lives in ./data (mount a volume here to keep it).
 VOLUME ["/var/lib/herald/data"]
+# A container must listen on every interface; herald refuses to do so with the default app
+# secret, so `docker run` needs -e HERALD_APP_SECRET=… (or a config file with [[apps]]).
 ENV HERALD_HOST=0.0.0.0 \
     HERALD_PORT=6001 \
     RUST_LOG=info

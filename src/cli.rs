@@ -38,7 +38,8 @@ pub struct ServeArgs {
     /// TOML configuration file (lowest precedence).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Address to listen on [env: HERALD_HOST; default 0.0.0.0].
+    /// Address to listen on [env: HERALD_HOST; default 0.0.0.0, or 127.0.0.1 while the
+    /// default app secret is in use].
     #[arg(long)]
     pub host: Option<String>,
     /// HTTP and WebSocket port [env: HERALD_PORT; default 6001].

@@ -50,10 +50,33 @@ fn invalid_configuration_is_refused_before_binding() {
 }
 
 #[test]
+fn default_secret_is_refused_beyond_loopback() {
+    let port = free_port();
+    let out = herald()
+        .env("HERALD_HOST", "0.0.0.0")
+        .env("HERALD_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Invalid configuration: host (HERALD_HOST): refusing to listen on 0.0.0.0 with the default app secret"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HERALD_APP_SECRET"), "{stderr}");
+    // Nothing was bound, on any interface.
+    assert!(TcpListener::bind(("0.0.0.0", port)).is_ok());
+}
+
+#[test]
 fn serves_with_defaults_warns_and_stops_on_sigterm() {
     let port = free_port();
     let metrics = free_port();
+    // No HERALD_HOST: the zero-config command listens on loopback.
     let mut child = herald()
+        .env_remove("HERALD_HOST")
         .env("HERALD_PORT", port.to_string())
         .env("HERALD_METRICS_PORT", metrics.to_string())
         .stderr(Stdio::piped())

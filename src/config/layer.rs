@@ -43,6 +43,7 @@ pub struct Layer {
     pub http_body_timeout: Option<String>,
     pub max_request_body_bytes: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub allow_default_credentials: Option<String>,
     /// The single app built from `HERALD_APP_*` (env/flags) — ignored when `apps` is set.
     pub app_id: Option<String>,
     pub app_key: Option<String>,
@@ -100,6 +101,7 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         cache_ttl: get(&["HERALD_CACHE_TTL"]),
         shutdown_grace: get(&["HERALD_SHUTDOWN_GRACE", "SOKETI_SHUTDOWN_GRACE_PERIOD"]),
         trusted_proxies: get(&["HERALD_TRUSTED_PROXIES"]),
+        allow_default_credentials: get(&["HERALD_ALLOW_DEFAULT_CREDENTIALS"]),
         http_request_timeout: get(&["HERALD_HTTP_REQUEST_TIMEOUT"]),
         http_header_timeout: get(&["HERALD_HTTP_HEADER_TIMEOUT"]),
         http_body_timeout: get(&["HERALD_HTTP_BODY_TIMEOUT"]),

@@ -52,12 +52,6 @@ fn positive(setting: &str, value: u64) -> Result<u64, ConfigError> {
 }
 
 pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
-    let host: IpAddr = parse(
-        "host (HERALD_HOST)",
-        pick!(layers, host),
-        IpAddr::from([0, 0, 0, 0]),
-        "an IP address",
-    )?;
     let port: u16 = parse(
         "port (HERALD_PORT)",
         pick!(layers, port),
@@ -109,6 +103,8 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
     let using_default_credentials = apps
         .iter()
         .any(|a| a.key == DEFAULT_APP_KEY || a.secret == DEFAULT_APP_SECRET);
+
+    let host = resolve_host(layers, &apps)?;
 
     let audit_mode = match pick!(layers, audit_mode).as_deref().map(str::trim) {
         None | Some("durable") => AuditMode::Durable,
@@ -329,6 +325,34 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// The listen address. While an app uses the default secret — which anyone can use to
+/// publish and to read the audit trail — herald listens on loopback only: by default, and by
+/// refusing any other address unless `allow_default_credentials` says this is deliberate.
+fn resolve_host(layers: &[Layer], apps: &[AppConfig]) -> Result<IpAddr, ConfigError> {
+    let default_secret = apps.iter().any(|a| a.secret == DEFAULT_APP_SECRET);
+    let fallback = if default_secret {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        IpAddr::from([0, 0, 0, 0])
+    };
+    let explicit = pick!(layers, host);
+    let host: IpAddr = parse("host (HERALD_HOST)", explicit, fallback, "an IP address")?;
+    let allowed = parse_bool(
+        "allow_default_credentials (HERALD_ALLOW_DEFAULT_CREDENTIALS)",
+        pick!(layers, allow_default_credentials),
+        false,
+    )?;
+    if default_secret && !host.is_loopback() && !allowed {
+        return Err(ConfigError::invalid(
+            "host (HERALD_HOST)",
+            format!(
+                "refusing to listen on {host} with the default app secret {DEFAULT_APP_SECRET:?}: anyone who can reach the port could publish and read the audit trail. Set HERALD_APP_SECRET (or each secret in [[apps]]), listen on 127.0.0.1, or set HERALD_ALLOW_DEFAULT_CREDENTIALS=true for a throwaway server"
+            ),
+        ));
+    }
+    Ok(host)
+}
+
 /// The largest body a legal trigger can have: a full batch of events with the largest data,
 /// allowing for JSON escaping doubling the data (a string of quotes does), plus a single event
 /// naming the most channels. 234 KB with Pusher's limits — a quarter of the 1 MiB herald
@@ -413,7 +437,8 @@ mod tests {
     fn zero_config_is_the_documented_default() {
         let c = resolve(&[]).unwrap();
         assert_eq!(c.port, 6001);
-        assert_eq!(c.host.to_string(), "0.0.0.0");
+        // The default secret keeps the zero-config server on loopback.
+        assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.apps.len(), 1);
         assert_eq!(
             (
@@ -426,6 +451,34 @@ mod tests {
         assert!(c.using_default_credentials);
         assert_eq!(c.audit_url, "sqlite://./data/herald-audit.db");
         assert_eq!(c.activity_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn default_secret_binds_loopback_and_refuses_other_addresses() {
+        let err = resolve(&[env(&[("HERALD_HOST", "0.0.0.0")])]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "Invalid configuration: host (HERALD_HOST): refusing to listen on 0.0.0.0 with the default app secret"
+            ),
+            "{err}"
+        );
+        // The default key alone is not a secret: a real secret lifts the rule.
+        let c = resolve(&[env(&[("HERALD_APP_SECRET", "s3cret")])]).unwrap();
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        let c = resolve(&[env(&[
+            ("HERALD_APP_SECRET", "s3cret"),
+            ("HERALD_HOST", "10.1.2.3"),
+        ])])
+        .unwrap();
+        assert_eq!(c.host.to_string(), "10.1.2.3");
+        // Explicitly allowed, for a throwaway server.
+        let c = resolve(&[env(&[
+            ("HERALD_HOST", "::"),
+            ("HERALD_ALLOW_DEFAULT_CREDENTIALS", "true"),
+        ])])
+        .unwrap();
+        assert_eq!(c.host.to_string(), "::");
+        assert!(resolve(&[env(&[("HERALD_HOST", "::1")])]).is_ok());
     }
 
     #[test]
