@@ -143,6 +143,9 @@ test('a wrong token gets a clear message; an app without a token says how to set
   assert.match(await page.textContent('#app-hint'), /audit_token/);
   assert.equal(await page.isDisabled('#token'), true);
   await page.screenshot({ path: path.join(SHOTS, 'login-no-token-desktop.png'), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: path.join(SHOTS, 'login-no-token-phone.png'), fullPage: true });
+  await page.setViewportSize(DESKTOP);
   await page.selectOption('#app-select', '1');
   await page.fill('#token', 'not-the-token');
   await page.press('#token', 'Enter');
@@ -150,6 +153,9 @@ test('a wrong token gets a clear message; an app without a token says how to set
   assert.match(await page.textContent('#login-message'), /Invalid bearer token/);
   assert.equal(await page.$('#feed-rows'), null, 'nothing is shown without a valid token');
   await page.screenshot({ path: path.join(SHOTS, 'login-wrong-token-desktop.png'), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: path.join(SHOTS, 'login-wrong-token-phone.png'), fullPage: true });
+  await page.setViewportSize(DESKTOP);
 });
 
 test('login with the token; events triggered with the Python library appear live; the server view counts subscribers', async () => {
