@@ -76,6 +76,7 @@ export interface Checkpoint {
 export interface CheckpointPage {
   app_id: string;
   public_key: string | null;
+  public_key_pem: string | null;
   checkpoints: Checkpoint[];
   next: number | null;
 }
@@ -189,23 +190,19 @@ export class Api {
     return this.client.export({ ...clean(query), format: query.format });
   }
 
-  /** The integrity endpoints; `null` when this herald has no hash chain (404). */
-  async verify(): Promise<VerifyReport | null> {
-    return this.optional<VerifyReport>("verify", {});
+  /** `GET …/audit/verify`: recomputes the hash chain (reads every event in the range). */
+  verify(): Promise<VerifyReport> {
+    return getJson<VerifyReport>(this.auditUrl("verify"), this.token);
   }
 
-  async checkpoints(after = 0): Promise<CheckpointPage | null> {
-    return this.optional<CheckpointPage>("checkpoints", { after });
+  /** `GET …/audit/checkpoints?after=SEQ`: up to 1000 signed checkpoints, oldest first. */
+  checkpoints(after = 0): Promise<CheckpointPage> {
+    return getJson<CheckpointPage>(this.auditUrl("checkpoints", { after }), this.token);
   }
 
-  private async optional<T>(path: string, query: Query): Promise<T | null> {
-    const params = new URLSearchParams(clean(query) as Record<string, string>).toString();
-    try {
-      return await getJson<T>(`../apps/${encodeURIComponent(this.appId)}/audit/${path}${params ? `?${params}` : ""}`, this.token);
-    } catch (e) {
-      if (e instanceof AuditApiError && e.status === 404) return null;
-      throw e;
-    }
+  private auditUrl(path: string, query: Record<string, number> = {}): string {
+    const params = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+    return `../apps/${encodeURIComponent(this.appId)}/audit/${path}${params ? `?${params}` : ""}`;
   }
 
   server(): Promise<ServerView> {

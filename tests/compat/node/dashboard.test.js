@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
-const { startHerald, withHeraldLogs, REPO_ROOT } = require('../lib/herald');
+const { startHerald, withHeraldLogs, REPO_ROOT, HERALD_BIN } = require('../lib/herald');
 const { connectClient, closeAll } = require('../lib/clients');
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -257,7 +257,7 @@ test('every page: screenshots at 1280×800 and phone width, no serious axe viola
     ['user', `#/users/${encodeURIComponent('ana@example.com')}`, 'table.events'],
     ['model', '#/models/invoice', 'table.events'],
     ['object', '#/models/invoice/objects/2', 'table.events'],
-    ['integrity', '#/integrity', '.notice, #verify-now'],
+    ['integrity', '#/integrity', '#checkpoints-table'],
   ];
   const problems = [];
   for (const [theme, viewports] of [['light', [DESKTOP, PHONE]], ['dark', [DESKTOP]]]) {
@@ -313,16 +313,26 @@ test('keyboard: the skip link moves focus to the content, the navigation is reac
   await page.waitForSelector('#page-title >> text=Search');
 });
 
-test('integrity: the verify status and checkpoints when herald chains the trail, a plain statement when it does not', async () => {
-  const res = await fetch(`${h.baseUrl}/apps/1/audit/verify`, { headers: { authorization: `Bearer ${TOKEN}` } });
+test('integrity: verify reports the trail intact; the signed checkpoints are listed and saved as JSON', async () => {
   await page.goto(`${h.baseUrl}/dashboard/#/integrity`);
-  if (res.status === 404) {
-    await page.waitForSelector('text=does not chain its audit records');
-    assert.equal(await page.$('#verify-now'), null, 'no verification is pretended');
-  } else {
-    assert.equal(res.status, 200);
-    await page.click('#verify-now');
-    await page.waitForSelector('#verify-result >> text=Intact');
-    assert.match(await page.textContent('#verify-result'), /9 events verified/);
-  }
+  await page.click('#verify-now');
+  await page.waitForSelector('#verify-result >> text=Intact');
+  assert.match(await page.textContent('#verify-result'), /9 events verified \(seq 1–9\)/);
+  // herald signed a checkpoint when it shut down for the restart, after seq 3.
+  const seqs = await page.$$eval('#checkpoints-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  assert.ok(seqs.includes('3'), `checkpoint at seq 3 listed: ${seqs}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-checkpoints')]);
+  const downloadPath = await download.path();
+  const saved = JSON.parse(fs.readFileSync(downloadPath, 'utf8'));
+  assert.equal(saved.app_id, '1');
+  assert.ok(saved.public_key, 'the public key is in the file');
+  assert.deepEqual(saved.checkpoints.map((c) => c.seq), seqs.map(Number).reverse());
+  // The saved file is what the CLI's offline verification reads.
+  const keyFile = path.join(h.dir, 'auditor-copy.pub');
+  fs.writeFileSync(keyFile, saved.public_key_pem);
+  const out = await new Promise((resolve, reject) => {
+    execFile(HERALD_BIN, ['audit', 'verify', '--db', `sqlite://${path.join(h.dir, 'audit.db')}`, '--app', '1', '--public-key', keyFile, '--checkpoints', downloadPath],
+      { timeout: 20000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}${stderr}`)) : resolve(stdout)));
+  });
+  assert.match(out, /verified 9 events/);
 });
