@@ -169,7 +169,7 @@ export class Api {
    * attempt — true once herald answers, false with the reason when it cannot be reached —
    * which the stream's iterator itself does not expose.
    */
-  stream(after: number, signal: AbortSignal, connected: (ok: boolean, why?: string) => void): AuditStream {
+  stream(after: number, filters: Query, signal: AbortSignal, connected: (ok: boolean, why?: string) => void): AuditStream {
     const watched: typeof fetch = async (input, init) => {
       try {
         const res = await fetch(input, init);
@@ -182,7 +182,7 @@ export class Api {
       }
     };
     const client = new AuditClient({ baseUrl: baseUrl(), appId: this.appId, token: this.token, fetch: watched });
-    return client.stream({ after, signal, maxBackoffMs: 4000 });
+    return client.stream({ ...clean(filters), after, signal, maxBackoffMs: 4000 });
   }
 
   /** Every event of the filter as CSV or NDJSON, streamed. */

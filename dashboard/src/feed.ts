@@ -10,7 +10,7 @@
 // last seq instead: herald numbers an app's events consecutively and never exposes seq N+1
 // before N, so that too neither skips nor repeats an event.
 
-import { type Api, AuditApiError, type EventSummary, isUnauthorized, reason } from "./api";
+import { type Api, AuditApiError, type EventSummary, isUnauthorized, type Query, reason } from "./api";
 
 export type FeedStatus = "connecting" | "live" | "reconnecting" | "paused" | "unauthorized" | "failed" | "stopped";
 
@@ -38,8 +38,10 @@ export class LiveFeed {
   private flushTimer: number | undefined;
   private current: FeedStatus = "stopped";
 
+  /** `filters`: the `/events` filters the feed is limited to (e.g. one model). */
   constructor(
     private readonly api: Api,
+    private readonly filters: Query,
     private readonly on: FeedHandlers,
   ) {}
 
@@ -55,7 +57,7 @@ export class LiveFeed {
     this.abort = abort;
     for (let attempt = 0; !abort.signal.aborted; attempt++) {
       try {
-        const page = await this.api.events({ limit: backlog });
+        const page = await this.api.events({ ...this.filters, limit: backlog });
         if (abort.signal.aborted) return;
         const events = page.results.slice().reverse();
         this.lastSeq = events.length ? events[events.length - 1]!.seq : 0;
@@ -96,7 +98,7 @@ export class LiveFeed {
   }
 
   private async follow(abort: AbortController): Promise<void> {
-    const stream = this.api.stream(this.lastSeq, abort.signal, (ok, why) => {
+    const stream = this.api.stream(this.lastSeq, this.filters, abort.signal, (ok, why) => {
       if (abort.signal.aborted) return;
       if (ok) this.setStatus("live");
       else this.setStatus("reconnecting", `${why ?? "The stream was interrupted"}. Reconnecting; nothing is lost meanwhile.`);
@@ -124,7 +126,7 @@ export class LiveFeed {
     while (!abort.signal.aborted) {
       let full = false;
       try {
-        const page = await this.api.events({ cursor: cursorAfter(this.lastSeq), limit: POLL_PAGE });
+        const page = await this.api.events({ ...this.filters, cursor: cursorAfter(this.lastSeq), limit: POLL_PAGE });
         if (abort.signal.aborted) return;
         const fresh = page.results.filter((e) => e.seq > this.lastSeq);
         if (fresh.length) {

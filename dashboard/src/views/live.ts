@@ -6,6 +6,7 @@ import type { EventSummary, ServerView } from "../api";
 import { code, h, notice, replace } from "../dom";
 import { type FeedStatus, LiveFeed } from "../feed";
 import * as fmt from "../format";
+import { href } from "../router";
 import { eventRow, eventsTable } from "../ui/events-table";
 import { type Ctx, errorNotice } from "./context";
 
@@ -28,8 +29,42 @@ function card(label: string, value: HTMLElement, hint?: string): HTMLElement {
   return h("div", { class: "card stat" }, h("p", { class: "stat-label" }, label), value, hint ? h("p", { class: "stat-hint" }, hint) : null);
 }
 
+/** The filters the live feed can be limited to (the stream and `/events` take them all). */
+const FEED_FILTERS: [name: string, label: string][] = [
+  ["model", "Model"],
+  ["user", "User"],
+  ["action", "Action"],
+];
+
+function feedFilterForm(current: Record<string, string>): HTMLElement {
+  const inputs = FEED_FILTERS.map(([name, label]) => {
+    const input = h("input", { id: `live-${name}`, name, type: "text", value: current[name] ?? "", autocomplete: "off" });
+    return { name, input, field: h("div", { class: "field" }, h("label", { for: `live-${name}` }, label), input) };
+  });
+  const form = h(
+    "form",
+    { class: "filters inline", "aria-label": "Limit the feed" },
+    inputs.map((i) => i.field),
+    h("button", { type: "submit", class: "button" }, "Apply"),
+    Object.keys(current).length ? h("a", { class: "button", href: href(["live"]) }, "Show all") : null,
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const query: Record<string, string> = {};
+    for (const { name, input } of inputs) if (input.value.trim()) query[name] = input.value.trim();
+    location.hash = href(["live"], query);
+  });
+  return form;
+}
+
 export async function live(ctx: Ctx): Promise<void> {
   ctx.title("Live");
+  const filters: Record<string, string> = {};
+  for (const [name] of FEED_FILTERS) {
+    const v = ctx.route.query.get(name);
+    if (v) filters[name] = v;
+  }
+  const limited = Object.keys(filters).length > 0;
   const statusEl = h("span", { class: "pill pill-connecting", id: "feed-status" }, STATUS_TEXT.connecting);
   const statusDetail = h("p", { class: "stat-hint", id: "feed-status-detail" });
   const rateEl = h("span", { class: "stat-value", id: "events-per-minute" }, "–");
@@ -39,13 +74,15 @@ export async function live(ctx: Ctx): Promise<void> {
   const pauseBtn = h("button", { type: "button", class: "button", "aria-pressed": "false", id: "pause-feed" }, "Pause");
   const pausedNote = h("p", { class: "muted", role: "status" });
   const tbody = h("tbody", { id: "feed-rows" });
-  const emptyFeed = notice(
-    "empty",
-    "No events recorded yet.",
-    "Events appear here as soon as a backend triggers them, e.g. ",
-    code('pusher_client.trigger("audit-channel", "model-change", {...})'),
-    ".",
-  );
+  const emptyFeed = limited
+    ? notice("empty", "No matching events yet.", "Events matching the filter appear here as they are recorded; “Show all” lifts the filter.")
+    : notice(
+        "empty",
+        "No events recorded yet.",
+        "Events appear here as soon as a backend triggers them, e.g. ",
+        code('pusher_client.trigger("audit-channel", "model-change", {...})'),
+        ".",
+      );
   const feedBox = h("div", null, emptyFeed);
   const serverBox = h("div", { id: "server-view" }, h("p", { class: "muted" }, "Loading…"));
 
@@ -67,7 +104,8 @@ export async function live(ctx: Ctx): Promise<void> {
       h(
         "section",
         { class: "card feed", "aria-labelledby": "feed-heading" },
-        h("div", { class: "section-head" }, h("h2", { id: "feed-heading" }, "Recorded events"), pauseBtn),
+        h("div", { class: "section-head" }, h("h2", { id: "feed-heading" }, limited ? "Recorded events (filtered)" : "Recorded events"), pauseBtn),
+        feedFilterForm(filters),
         pausedNote,
         feedBox,
       ),
@@ -77,7 +115,7 @@ export async function live(ctx: Ctx): Promise<void> {
 
   let rows = 0;
   const table = eventsTable("Recorded events, newest first", [], tbody);
-  const feed = new LiveFeed(ctx.api, {
+  const feed = new LiveFeed(ctx.api, filters, {
     events(events: EventSummary[], backlog: boolean) {
       if (rows === 0) replace(feedBox, table);
       for (const e of events) {

@@ -336,3 +336,14 @@ test('integrity: verify reports the trail intact; the signed checkpoints are lis
   });
   assert.match(out, /verified 9 events/);
 });
+
+test('the live feed limited to one model shows only its events, old and new', async () => {
+  await page.goto(`${h.baseUrl}/dashboard/#/live`);
+  await page.fill('#live-model', 'invoice');
+  await page.press('#live-model', 'Enter');
+  await waitFeed([3, 2], 'the two invoice events');
+  await pythonTrigger([auditEvent(10, { model: 'invoice', action: 'updated' }), auditEvent(11, { model: 'service' })]);
+  await waitFeed([10, 3, 2], 'the new invoice event, and not the service one');
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(await feedSeqs(), [10, 3, 2]);
+});
