@@ -248,24 +248,6 @@ async fn bad_requests_are_refused_with_reasons() {
 }
 
 #[tokio::test]
-async fn health_endpoints() {
-    let server = TestServer::default().await;
-    let r = reqwest::get(format!("http://{}/", server.addr))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = reqwest::get(format!("http://{}/ready", server.addr))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = reqwest::get(format!("http://{}/nothing-here", server.addr))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn a_slow_client_is_dropped_without_slowing_the_others() {
     let mut config = test_config();
     config.connection_queue_capacity = 16;

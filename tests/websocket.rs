@@ -237,8 +237,19 @@ async fn a_stuck_http_request_does_not_hold_shutdown_past_the_grace_period() {
     let server = TestServer::start(config).await;
     let stuck = server.stuck_trigger().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // `stop` fails the test if `run` has not returned within 15 s; without the grace period
-    // on HTTP requests it would wait for this body forever.
+    // Without the grace period on HTTP requests `run` would wait for this body forever
+    // (`stop` fails the test after 15 s). With it, shutdown waits the grace period for the
+    // request — not less, and not much more.
+    let started = std::time::Instant::now();
     server.stop().await;
+    let took = started.elapsed();
     drop(stuck);
+    assert!(
+        took >= Duration::from_secs(1),
+        "gave up after {took:?}, before the 1 s grace"
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "took {took:?} with a 1 s grace"
+    );
 }

@@ -17,12 +17,13 @@ const CHILD_ENV: &str = "HERALD_AUDIT_DURABILITY_CHILD";
 const WRITERS: usize = 8;
 
 /// In the child: records forever from several tasks, printing `ACK seq key` after each
-/// acknowledgement. Does nothing in a normal test run.
+/// acknowledgement. Ignored in a normal run: only its parent starts it (with `--ignored`).
 #[test]
+#[ignore = "the child process of acknowledged_events_survive_kill_9, which runs it"]
 fn durability_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+    let path = std::env::var(CHILD_ENV).unwrap_or_else(|_| {
+        panic!("run only by acknowledged_events_survive_kill_9 ({CHILD_ENV} unset)")
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -77,6 +78,7 @@ async fn acknowledged_events_survive_kill_9() {
         .args([
             "--exact",
             "durability_child",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

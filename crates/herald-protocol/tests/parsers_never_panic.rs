@@ -1,12 +1,21 @@
 //! Property tests over every parser that reads bytes from the network: client frames,
 //! channel names, request signatures. Whatever arrives, each parser either accepts it or
-//! refuses it with an error that says what was wrong — it never panics.
+//! refuses it with the error that names what was wrong (checked against a model of the
+//! rules, not just for a non-empty message) — it never panics.
 
-use herald_protocol::frame::ClientMessage;
-use herald_protocol::request_signature::SignedRequest;
+use herald_protocol::frame::{ClientMessage, FrameError};
+use herald_protocol::request_signature::{RequestAuthError, SignedRequest};
 use herald_protocol::signature::verify_auth;
-use herald_protocol::{ChannelKind, ChannelName};
+use herald_protocol::{ChannelKind, ChannelName, ChannelNameError};
 use proptest::prelude::*;
+use serde_json::Value;
+
+const NOW: i64 = 1_700_000_000;
+
+/// `Ok(offset)` for a timestamp `NOW + offset`, `Err(text)` for one that is not a number.
+fn timestamp() -> impl Strategy<Value = Result<i64, String>> {
+    prop_oneof![(-1000i64..1000).prop_map(Ok), "[a-z.-]{0,4}".prop_map(Err),]
+}
 
 /// JSON-ish text: mostly the characters frames are made of, so the parser is driven deep.
 fn jsonish() -> impl Strategy<Value = String> {
@@ -41,8 +50,25 @@ proptest! {
 
     #[test]
     fn client_frames_parse_or_explain(text in jsonish()) {
-        if let Err(e) = ClientMessage::parse(&text) {
-            prop_assert!(!e.to_string().is_empty());
+        let Err(e) = ClientMessage::parse(&text) else {
+            return Ok(());
+        };
+        prop_assert!(!e.to_string().is_empty());
+        match serde_json::from_str::<Value>(&text) {
+            Err(_) => prop_assert!(matches!(e, FrameError::NotJson(_)), "{e:?}"),
+            // A duplicated field is refused by the frame's own parser: NotJson too.
+            Ok(Value::Object(o)) => match o.get("event") {
+                Some(Value::String(name)) => prop_assert!(
+                    matches!(&e, FrameError::BadField { event, .. } if event == name)
+                        || matches!(e, FrameError::NotJson(_)),
+                    "{e:?}"
+                ),
+                _ => prop_assert!(
+                    matches!(e, FrameError::MissingEvent | FrameError::NotJson(_)),
+                    "{e:?}"
+                ),
+            },
+            Ok(_) => {}
         }
     }
 
@@ -63,12 +89,29 @@ proptest! {
 
     #[test]
     fn channel_names_validate_or_explain(name in "\\PC{0,250}") {
+        let len = name.chars().count();
+        let body = name.strip_prefix("#server-to-user-").unwrap_or(&name);
+        let allowed = !body.is_empty()
+            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=@,.;".contains(&b));
         match ChannelName::parse(&name, 200) {
             Ok(n) => {
                 let _ = ChannelKind::of(n.as_str());
-                prop_assert!(name.chars().count() <= 200);
+                prop_assert!(len <= 200 && allowed);
             }
-            Err(e) => prop_assert!(!e.to_string().is_empty()),
+            Err(e) => {
+                prop_assert!(!e.to_string().is_empty());
+                match e {
+                    ChannelNameError::Empty => prop_assert!(name.is_empty()),
+                    ChannelNameError::TooLong { len: l, max } => {
+                        prop_assert_eq!((l, max), (len, 200));
+                        prop_assert!(len > 200);
+                    }
+                    ChannelNameError::InvalidCharacters(n) => {
+                        prop_assert_eq!(n, name.clone());
+                        prop_assert!(!name.is_empty() && len <= 200 && !allowed);
+                    }
+                }
+            }
         }
     }
 
@@ -82,10 +125,58 @@ proptest! {
     ) {
         let query: Vec<(String, String)> = query;
         let req = SignedRequest { method: &method, path: &path, query: &query, body: &body };
-        // Random input is essentially never correctly signed; it must be refused with a reason.
         if let Err(e) = req.verify("secret", now) {
             prop_assert!(!e.to_string().is_empty());
         }
+    }
+
+    /// Each auth parameter present or not, right or wrong: the refusal names the first
+    /// problem in the order the signature is checked.
+    #[test]
+    fn request_verification_names_the_first_problem(
+        key in prop::option::of("[a-z0-9]{1,8}"),
+        signature in prop::option::of("[0-9a-f]{0,64}"),
+        version in prop::option::of(prop_oneof![Just("1.0".to_owned()), "[0-9.]{0,4}"]),
+        ts in prop::option::of(timestamp()),
+        md5 in prop::option::of(prop_oneof![Just(None), "[0-9a-f]{32}".prop_map(Some)]),
+        body in prop::collection::vec(any::<u8>(), 0..16),
+        extra in prop::collection::vec(("x[a-z_]{0,8}", "\\PC{0,12}"), 0..4),
+    ) {
+        let body_md5 = herald_protocol::request_signature::body_md5_hex(&body);
+        let mut query: Vec<(String, String)> = extra;
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                query.push((k.to_owned(), v));
+            }
+        };
+        put("auth_key", key.clone());
+        put("auth_signature", signature.clone());
+        put("auth_version", version.clone());
+        put("auth_timestamp", ts.clone().map(|t| match t {
+            Ok(offset) => (NOW + offset).to_string(),
+            Err(text) => text,
+        }));
+        // Some(None): the body's real MD5; Some(Some(x)): a wrong one (almost surely).
+        put("body_md5", md5.clone().map(|m| m.unwrap_or_else(|| body_md5.clone())));
+        let req = SignedRequest { method: "POST", path: "/apps/1/events", query: &query, body: &body };
+        let err = req.verify("secret", NOW).expect_err("random signatures do not verify");
+        prop_assert!(!err.to_string().is_empty());
+        use RequestAuthError as E;
+        let expected_ok = match (&key, &signature, &version, &ts) {
+            (None, ..) => matches!(err, E::MissingParameter("auth_key")),
+            (_, None, ..) => matches!(err, E::MissingParameter("auth_signature")),
+            (_, _, None, _) => matches!(err, E::MissingParameter("auth_version")),
+            (_, _, Some(v), _) if v != "1.0" => matches!(err, E::UnsupportedVersion(_)),
+            (.., None) => matches!(err, E::MissingParameter("auth_timestamp")),
+            (.., Some(Err(text))) if text.parse::<i64>().is_err() => matches!(err, E::BadTimestamp(_)),
+            (.., Some(Ok(offset))) if offset.abs() >= 600 => matches!(err, E::TimestampExpired { .. }),
+            _ => match &md5 {
+                Some(Some(wrong)) if *wrong != body_md5 => matches!(err, E::BodyMd5Mismatch { .. }),
+                None if !body.is_empty() => matches!(err, E::BodyMd5Missing),
+                _ => matches!(err, E::WrongSignature { .. }),
+            },
+        };
+        prop_assert!(expected_ok, "{err:?}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 2: apps configured from herald.toml (non-numeric ids, isolation between apps) and
+// Apps configured from herald.toml (non-numeric ids, isolation between apps) and
 // pusher-js's reaction to an unknown key (4001: refused, no reconnect loop).
 
 const { test: nodeTest, before, after } = require('node:test');

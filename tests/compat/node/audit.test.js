@@ -1,5 +1,5 @@
 'use strict';
-// Issue 4: events triggered through the official Node library are recorded, and the backend
+// Events triggered through the official Node library are recorded, and the backend
 // queries the audit API with the same library's generic signed `get`.
 
 const { test: nodeTest, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 2 (browser): pusher-js's own browser build in real headless Chromium (Debian's
+// pusher-js's own browser build in real headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core) connects to herald and receives an event
 // triggered with the official Node library. playwright-core gives Chromium a fresh temporary
 // profile (user data dir) of its own for each launch.

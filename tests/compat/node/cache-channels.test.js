@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: cache channels keep the last triggered event and replay it right after
+// Cache channels keep the last triggered event and replay it right after
 // subscription_succeeded; `pusher:cache_miss` when nothing is cached.
 
 const { test: nodeTest, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: client events sent with pusher-js's channel.trigger: relayed to the other
+// Client events sent with pusher-js's channel.trigger: relayed to the other
 // subscribers (never echoed), with user_id on presence, refused when the app disables them,
 // and rate-limited with a 4301 pusher:error that does not disconnect.
 

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 5: three herald processes joined through a real redis-server (started here on a free
+// Three herald processes joined through a real redis-server (started here on a free
 // port), pusher-js clients on two nodes, the official `pusher` Node library triggering and
 // querying through the third.
 

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 2: public channels end to end with pusher-js and the official Node `pusher` library.
+// Public channels end to end with pusher-js and the official Node `pusher` library.
 
 const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 16: the audit dashboard served by herald at /dashboard/, driven in real headless
+// The audit dashboard served by herald at /dashboard/, driven in real headless
 // Chromium (playwright-core, /usr/bin/chromium) against the real herald binary, with events
 // triggered by the official Python library. Screenshots of every page at 1280×800 and at
 // phone width go to target/dashboard-screenshots/; axe-core runs in each page.

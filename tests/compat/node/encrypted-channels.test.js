@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: end-to-end encrypted channels. The official Node library encrypts with
+// End-to-end encrypted channels. The official Node library encrypts with
 // encryptionMasterKeyBase64; herald passes the ciphertext through; pusher-js decrypts it with
 // the shared_secret that authorizeChannel returned to it.
 

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 2: the HTTP API rejects what Pusher's cloud rejects, with the same status codes,
+// The HTTP API rejects what Pusher's cloud rejects, with the same status codes,
 // as seen through the official Node `pusher` library (which throws RequestError{status, body}).
 
 const { test: nodeTest, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// Issues 2/3: what the other official libraries send differently (spec §5 "What each library
+// What the other official libraries send differently (spec §5 "What each library
 // actually sends"), reproduced by signing with the official Node library's own
 // createSignedQueryString / token, plus batch `info` and batch-level exclusion.
 

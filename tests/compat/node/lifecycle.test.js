@@ -1,5 +1,5 @@
 'use strict';
-// Issue 2: connection lifecycle as pusher-js experiences it: health endpoints, the handshake's
+// Connection lifecycle as pusher-js experiences it: health endpoints, the handshake's
 // activity_timeout driving pusher-js's ping/pong keepalive, invalid channel names refused
 // without dropping the socket, and a graceful shutdown that sends 4200 (pusher-js: retry).
 

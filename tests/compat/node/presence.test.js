@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: presence channels through pusher-js's Members API, with auth signed by the
+// Presence channels through pusher-js's Members API, with auth signed by the
 // official Node library, and the HTTP API's presence views.
 
 const { test: nodeTest, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: private channels, authorized by a handler that signs with the official Node
+// Private channels, authorized by a handler that signs with the official Node
 // library's authorizeChannel, and every negative auth path (the socket must stay connected).
 
 const { test: nodeTest, before, after } = require('node:test');

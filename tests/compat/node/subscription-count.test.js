@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: the per-app opt-in `subscription_count` feature, seen through pusher-js's
+// The per-app opt-in `subscription_count` feature, seen through pusher-js's
 // `pusher:subscription_count` channel event and `channel.subscriptionCount`.
 
 const { test: nodeTest, before, after } = require('node:test');

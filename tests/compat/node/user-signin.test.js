@@ -1,5 +1,5 @@
 'use strict';
-// Issue 3: user sign-in (pusher.signin() with a userAuthentication handler that signs with the
+// User sign-in (pusher.signin() with a userAuthentication handler that signs with the
 // official Node library's authenticateUser), sendToUser, terminateUserConnections, the
 // watchlist, and the optional "authorized connections only" timeout (4009).
 

@@ -1,4 +1,4 @@
-"""Issue 4 with the official Python library: triggered events are recorded and queryable
+"""The official Python library: triggered events are recorded and queryable
 through signed requests made by the library itself, and acknowledged events survive kill -9."""
 
 import json

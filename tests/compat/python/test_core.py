@@ -1,4 +1,4 @@
-"""Issue 2: the official Python `pusher` library (as a Django backend uses it) against herald,
+"""The official Python `pusher` library (as a Django backend uses it) against herald,
 with a real pusher-js client receiving what it triggers."""
 
 import time

@@ -1,4 +1,4 @@
-"""Issue 3: protocol-parity features driven from the official Python `pusher` library, with
+"""Protocol-parity features driven from the official Python `pusher` library, with
 real pusher-js clients (lib/listen.js) on the receiving end."""
 
 import base64
