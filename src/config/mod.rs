@@ -68,6 +68,11 @@ pub struct Config {
     pub max_batch_size: usize,
     /// Largest WebSocket message a client may send.
     pub max_ws_message_bytes: usize,
+    /// Channels one connection may be subscribed to at once.
+    pub max_subscriptions_per_connection: usize,
+    /// Frames (any kind: subscribe, ping, client events…) one connection may send per
+    /// second; more are dropped with one `pusher:error` 4301 per second.
+    pub max_client_frames_per_second: u32,
     /// Outgoing frames queued per connection before it is dropped as too slow (4100).
     pub connection_queue_capacity: usize,
     /// How long cache channels keep their last event.

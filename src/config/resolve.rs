@@ -289,6 +289,17 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, max_ws_message_bytes),
             64 * 1024,
         )?,
+        max_subscriptions_per_connection: count(
+            "max_subscriptions_per_connection (HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION)",
+            pick!(layers, max_subscriptions_per_connection),
+            128,
+        )?,
+        max_client_frames_per_second: u32::try_from(count(
+            "max_client_frames_per_second (HERALD_MAX_CLIENT_FRAMES_PER_SECOND)",
+            pick!(layers, max_client_frames_per_second),
+            200,
+        )?)
+        .unwrap_or(u32::MAX),
         connection_queue_capacity: count(
             "connection_queue_capacity",
             pick!(layers, connection_queue_capacity),

@@ -29,15 +29,24 @@ pub enum Limit {
     HeaderTimeout,
     /// An `accept` that failed for lack of file descriptors (retried after a backoff).
     FileDescriptors,
+    /// A subscription refused by `max_subscriptions_per_connection`.
+    SubscriptionsPerConnection,
+    /// A client frame dropped by `max_client_frames_per_second`.
+    ClientFrameRate,
+    /// A WebSocket closed with 1007 (invalid UTF-8) or 1009 (message too big).
+    WebSocketFrame,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 8] = [
         Limit::RequestBody,
         Limit::ContentType,
         Limit::BodyTimeout,
         Limit::HeaderTimeout,
         Limit::FileDescriptors,
+        Limit::SubscriptionsPerConnection,
+        Limit::ClientFrameRate,
+        Limit::WebSocketFrame,
     ];
 
     /// The label value in `/metrics`.
@@ -48,6 +57,9 @@ impl Limit {
             Limit::BodyTimeout => "http_body_timeout",
             Limit::HeaderTimeout => "http_header_timeout",
             Limit::FileDescriptors => "file_descriptors",
+            Limit::SubscriptionsPerConnection => "subscriptions_per_connection",
+            Limit::ClientFrameRate => "client_frames_per_second",
+            Limit::WebSocketFrame => "websocket_frame",
         }
     }
 }

@@ -26,7 +26,7 @@ impl Session {
         if !ChannelKind::of(channel).allows_client_events() {
             return out.error(
                 None,
-                &format!("Client event rejected: {channel} is not a private or presence channel"),
+                &format!("Client event rejected: {channel} is not a private or presence channel (client events are not allowed on public or private-encrypted channels)"),
             );
         }
         let Some(user_id) = self.channels.get(channel) else {

@@ -13,6 +13,7 @@ use tokio::time::{Instant, sleep_until};
 use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::{AppHub, ConnectionInbox};
+use crate::limits::{self, Limit};
 use crate::metrics::METRICS;
 use crate::state::AppState;
 
@@ -167,13 +168,28 @@ async fn serve(
                 return request.reason;
             }
             message = socket.recv() => {
-                let Some(Ok(message)) = message else {
-                    return "read error or end of stream";
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => {
+                        if let Some((code, reason)) = protocol_violation(error) {
+                            limits::refused(Limit::WebSocketFrame);
+                            close(socket, code, reason).await;
+                            return reason;
+                        }
+                        return "read error";
+                    }
+                    None => return "end of stream",
                 };
                 last_heard = Instant::now();
                 ping_sent = None;
                 METRICS.ws_messages_received.inc();
+                let counted = matches!(
+                    message,
+                    Message::Text(_) | Message::Binary(_) | Message::Ping(_)
+                );
                 match message {
+                    // Over the frame rate: dropped unread (the session told the client).
+                    _ if counted && !session.admit_frame(&mut out) => {}
                     Message::Text(text) => {
                         if text.len() > config.max_ws_message_bytes {
                             out.error(None, &format!(
@@ -240,6 +256,24 @@ async fn serve(
                 return "not authorized within timeout";
             }
         }
+    }
+}
+
+/// The close code for a frame the WebSocket layer refused: 1007 for a text frame that is
+/// not UTF-8, 1009 for a message over the hard size limit. Other read errors (resets, EOF)
+/// just end the connection.
+fn protocol_violation(error: axum::Error) -> Option<(CloseCode, &'static str)> {
+    let error = error.into_inner();
+    match error.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Utf8(_) => Some((
+            CloseCode::InvalidFramePayload,
+            "Invalid frame payload: text frames must be UTF-8",
+        )),
+        tungstenite::Error::Capacity(_) => Some((
+            CloseCode::MessageTooBig,
+            "Message too big: over 4 x HERALD_MAX_WS_MESSAGE_BYTES",
+        )),
+        _ => None,
     }
 }
 

@@ -8,9 +8,13 @@ use std::sync::Arc;
 use herald_protocol::frame::FrameError;
 use herald_protocol::frame::{self, ClientMessage};
 
+use herald_protocol::CloseCode;
+use tokio::time::{Duration, Instant};
+
 use super::outbox::Outbox;
 use super::rate_limit::RateLimiter;
 use crate::hub::{AppHub, ConnectionHandle, Frame, SocketId};
+use crate::limits::{self, Limit};
 use crate::state::AppState;
 
 /// A user this socket signed in as.
@@ -34,6 +38,10 @@ pub struct Session {
     pub(super) channels: HashMap<String, Option<Arc<str>>>,
     pub(super) user: Option<SignedInUser>,
     pub(super) client_event_limit: RateLimiter,
+    /// Every frame the client sends, whatever its kind.
+    frame_limit: RateLimiter,
+    /// When the client was last told that its frames are being dropped (once per second).
+    frame_limit_told: Option<Instant>,
     /// Signed in or subscribed to an authenticated channel (for the 4009 timeout).
     pub(super) authorized: bool,
 }
@@ -42,6 +50,8 @@ impl Session {
     pub fn new(state: AppState, app: Arc<AppHub>, handle: ConnectionHandle) -> Self {
         let rate = app.config.client_events_per_second;
         Self {
+            frame_limit: RateLimiter::new(state.config.max_client_frames_per_second),
+            frame_limit_told: None,
             socket_id: handle.socket_id().to_string(),
             state,
             app,
@@ -59,6 +69,31 @@ impl Session {
 
     pub fn is_authorized(&self) -> bool {
         self.authorized
+    }
+
+    /// Counts one frame from the client against `max_client_frames_per_second`. A frame over
+    /// the rate is dropped unread; the client hears why once per second (4301, so pusher-js
+    /// keeps the connection), which bounds the replies a flood can draw.
+    pub fn admit_frame(&mut self, out: &mut Outbox) -> bool {
+        if self.frame_limit.try_acquire() {
+            return true;
+        }
+        limits::refused(Limit::ClientFrameRate);
+        let now = Instant::now();
+        if self
+            .frame_limit_told
+            .is_none_or(|told| now.duration_since(told) >= Duration::from_secs(1))
+        {
+            self.frame_limit_told = Some(now);
+            out.error(
+                Some(CloseCode::ClientEventRateLimit),
+                &format!(
+                    "Rate limit exceeded: more than {} frames per second from this connection; frames are being dropped (HERALD_MAX_CLIENT_FRAMES_PER_SECOND)",
+                    self.state.config.max_client_frames_per_second
+                ),
+            );
+        }
+        false
     }
 
     /// Handles one text frame.

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::{Frame, PresenceMember};
+use crate::limits::{self, Limit};
 
 /// Longest presence user id Pusher accepts.
 const MAX_USER_ID_LEN: usize = 128;
@@ -41,6 +42,17 @@ impl Session {
             return;
         }
 
+        let cap = self.state.config.max_subscriptions_per_connection;
+        if self.channels.len() >= cap {
+            limits::refused(Limit::SubscriptionsPerConnection);
+            return out.subscription_error(
+                channel,
+                429,
+                &format!(
+                    "Cannot subscribe to {channel}: this connection already has the maximum of {cap} subscriptions (HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION); unsubscribe from one first"
+                ),
+            );
+        }
         let subscribed = self.app.subscribe(channel, &self.handle, member.clone());
         if subscribed.presence_full {
             return self.refuse_full_presence(channel, out);
@@ -212,6 +224,10 @@ impl Session {
             user_id: Option<&'a RawValue>,
             user_info: Option<Box<RawValue>>,
         }
+        // serde would also read the struct from an array (`[1,2]`): only an object will do.
+        if !channel_data.trim_start().starts_with('{') {
+            return Err("Invalid channel_data: expected a JSON object with user_id".into());
+        }
         let parsed: ChannelData = serde_json::from_str(channel_data)
             .map_err(|e| format!("Invalid channel_data: not a JSON object ({e})"))?;
         let raw_id = parsed
@@ -219,7 +235,9 @@ impl Session {
             .ok_or("Invalid channel_data: user_id is required")?;
         let user_id = match serde_json::from_str::<serde_json::Value>(raw_id.get()) {
             Ok(serde_json::Value::String(s)) if !s.is_empty() => s,
-            Ok(serde_json::Value::Number(n)) => n.to_string(),
+            // The number as written: re-printing it would round ids above 2^64 (parsed as
+            // floats) and turn 10 digits into an exponent.
+            Ok(serde_json::Value::Number(_)) => raw_id.get().trim().to_owned(),
             _ => {
                 return Err(
                     "Invalid channel_data: user_id must be a non-empty string or a number".into(),

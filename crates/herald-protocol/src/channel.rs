@@ -45,12 +45,11 @@ impl ChannelKind {
         )
     }
 
-    /// Whether `client-` events may be sent on this kind of channel.
+    /// Whether `client-` events may be sent on this kind of channel: private and presence
+    /// only. Pusher refuses them on `private-encrypted-` channels (the server could not
+    /// check a payload it cannot read, and the libraries do not encrypt client events).
     pub fn allows_client_events(self) -> bool {
-        matches!(
-            self,
-            Self::Private | Self::PrivateEncrypted | Self::Presence
-        )
+        matches!(self, Self::Private | Self::Presence)
     }
 }
 

@@ -8,6 +8,10 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u16)]
 pub enum CloseCode {
+    /// RFC 6455: a text frame that is not valid UTF-8.
+    InvalidFramePayload = 1007,
+    /// RFC 6455: a message larger than the server accepts.
+    MessageTooBig = 1009,
     SslOnly = 4000,
     AppNotFound = 4001,
     AppDisabled = 4003,
@@ -46,5 +50,6 @@ mod tests {
         assert!(!CloseCode::WatchlistLimit.is_valid_close_code());
         assert!(CloseCode::PongNotReceived.is_valid_close_code());
         assert_eq!(CloseCode::OverCapacity.code(), 4100);
+        assert!(CloseCode::InvalidFramePayload.is_valid_close_code());
     }
 }
