@@ -40,7 +40,7 @@ export class AuditStream implements AsyncIterable<AuditEventRecord> {
   readonly #idleTimeoutMs: number;
   readonly #maxBackoffMs: number;
   readonly #abort = new AbortController();
-  #started = false;
+  #iterator: AsyncGenerator<AuditEventRecord> | undefined;
 
   constructor(conn: Connection, options: StreamOptions = {}) {
     this.#conn = conn;
@@ -63,10 +63,13 @@ export class AuditStream implements AsyncIterable<AuditEventRecord> {
     return this.#abort.signal.aborted;
   }
 
+  /**
+   * The one iterator of this stream: iterating again continues where the last loop
+   * stopped (like a generator); leaving a `for await` loop early closes the stream.
+   */
   [Symbol.asyncIterator](): AsyncIterator<AuditEventRecord> {
-    if (this.#started) throw new Error('an AuditStream can be iterated once');
-    this.#started = true;
-    return this.#run();
+    this.#iterator ??= this.#run();
+    return this.#iterator;
   }
 
   async *#run(): AsyncGenerator<AuditEventRecord> {

@@ -27,6 +27,8 @@ pub struct Layer {
     pub audit_signing_key: Option<String>,
     pub audit_checkpoint_every: Option<String>,
     pub audit_checkpoint_interval: Option<String>,
+    pub audit_stream_buffer: Option<String>,
+    pub audit_stream_heartbeat: Option<String>,
     pub activity_timeout: Option<String>,
     pub pong_timeout: Option<String>,
     pub max_channel_name_length: Option<String>,
@@ -79,6 +81,8 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         audit_signing_key: get(&["HERALD_AUDIT_SIGNING_KEY"]),
         audit_checkpoint_every: get(&["HERALD_AUDIT_CHECKPOINT_EVERY"]),
         audit_checkpoint_interval: get(&["HERALD_AUDIT_CHECKPOINT_INTERVAL"]),
+        audit_stream_buffer: get(&["HERALD_AUDIT_STREAM_BUFFER"]),
+        audit_stream_heartbeat: get(&["HERALD_AUDIT_STREAM_HEARTBEAT"]),
         activity_timeout: get(&["HERALD_ACTIVITY_TIMEOUT"]),
         pong_timeout: get(&["HERALD_PONG_TIMEOUT"]),
         max_channel_name_length: get(&[

@@ -57,6 +57,10 @@ pub struct Config {
     pub audit_checkpoint_every: u64,
     /// …or this long after its first unsigned one.
     pub audit_checkpoint_interval: Duration,
+    /// Events a live audit stream reader may fall behind before it is cut off.
+    pub audit_stream_buffer: usize,
+    /// Interval of the live audit stream's heartbeat comments.
+    pub audit_stream_heartbeat: Duration,
     /// Seconds of client silence before the server pings; also sent in the handshake.
     pub activity_timeout: Duration,
     /// How long to wait for any reply to a ping before closing with 4201.

@@ -268,6 +268,16 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, audit_checkpoint_interval),
             60,
         )?,
+        audit_stream_buffer: count(
+            "audit_stream_buffer (HERALD_AUDIT_STREAM_BUFFER)",
+            pick!(layers, audit_stream_buffer),
+            1024,
+        )?,
+        audit_stream_heartbeat: secs(
+            "audit_stream_heartbeat (HERALD_AUDIT_STREAM_HEARTBEAT)",
+            pick!(layers, audit_stream_heartbeat),
+            15,
+        )?,
         activity_timeout: secs(
             "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
             pick!(layers, activity_timeout),

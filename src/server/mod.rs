@@ -50,11 +50,25 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
                     signing_key: config.audit_signing_key.clone(),
                     checkpoint_every: config.audit_checkpoint_every,
                     checkpoint_interval: config.audit_checkpoint_interval,
+                    live: herald_audit::LiveSettings {
+                        buffer: config.audit_stream_buffer,
+                        heartbeat: config.audit_stream_heartbeat,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 background.clone(),
             )
             .await?;
+            // Open audit streams end when draining starts, so that they do not hold the
+            // HTTP drain for the whole grace period (clients resume on another node).
+            if let Some(feed) = audit.reader.live().cloned() {
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    shutdown.cancelled().await;
+                    feed.close();
+                });
+            }
             (
                 AuditSink::recording(audit.recorder),
                 Some(audit.writer),

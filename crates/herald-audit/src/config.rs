@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::OpenError;
+use crate::live::LiveSettings;
 
 /// The store used when nothing is configured: an embedded SQLite file under `./data/`.
 pub const DEFAULT_URL: &str = "sqlite://./data/herald-audit.db";
@@ -41,6 +42,8 @@ pub struct AuditConfig {
     pub checkpoint_every: u64,
     /// … or this long after an app's first unsigned event, whichever comes first.
     pub checkpoint_interval: Duration,
+    /// The live stream's buffer, heartbeat and polling.
+    pub live: LiveSettings,
 }
 
 impl Default for AuditConfig {
@@ -56,6 +59,7 @@ impl Default for AuditConfig {
             signing_key: None,
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
+            live: LiveSettings::default(),
         }
     }
 }

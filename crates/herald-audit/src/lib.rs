@@ -20,7 +20,9 @@
 //!   (see *Order and time*); channel filters and full-text searches (FTS5) are driven by
 //!   their own indexes; statistics over whole days read per-day rollups the writer keeps
 //!   in the same transaction as the events.
-//! * [`router`] serves the JSON query API; [`cli`] the `herald audit …` subcommands.
+//! * [`router`] serves the JSON query API and the live stream ([`live`]: one tail per app
+//!   reads each commit once and fans it out to that app's SSE readers); [`cli`] the
+//!   `herald audit …` subcommands.
 //!   Measured figures: `BENCHMARKS.md` beside this crate.
 //!
 //! # Durability
@@ -59,6 +61,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub mod extract;
+pub mod live;
 pub mod query;
 pub mod reader;
 pub mod signing;
@@ -77,6 +80,7 @@ pub use api::router;
 pub use config::{AuditConfig, DEFAULT_URL, Durability, StoreLocation, UnavailablePolicy};
 pub use error::{OpenError, RecordError, StoreError};
 pub use event::{EventRecord, EventSummary, NewEvent, Recorded};
+pub use live::{LiveFeed, LiveSettings};
 pub use reader::{AuditReader, QueryError};
 pub use writer::AuditRecorder;
 
@@ -134,11 +138,12 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
         location: target.describe(),
         source,
     })?;
-    let reader = AuditReader::new(
-        Arc::new(SqliteReader::new(target, config.read_connections)),
-        config.read_connections,
-    )
-    .with_public_key(signer.verifying_key());
+    let store: Arc<dyn store::ReadStore> =
+        Arc::new(SqliteReader::new(target, config.read_connections));
+    let feed = LiveFeed::new(Arc::clone(&store), config.live.clone());
+    let reader = AuditReader::new(store, config.read_connections)
+        .with_public_key(signer.verifying_key())
+        .with_live(feed.clone());
     let (recorder, writer) = writer::spawn(
         Box::new(writer_store),
         writer::WriterSettings {
@@ -150,6 +155,7 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
             checkpoint_every: config.checkpoint_every,
             checkpoint_interval: config.checkpoint_interval,
             unsigned,
+            live: Some(feed),
         },
         shutdown,
     );

@@ -14,6 +14,7 @@ use crate::config::StoreLocation;
 use crate::error::{OpenError, StoreError};
 use crate::event::EventRecord;
 use crate::export::ExportFormat;
+use crate::live::LiveFeed;
 use crate::query::{Direction, EventFilter, PageRequest};
 use crate::stats::{Stats, StatsRequest};
 use crate::store::sqlite::{SqliteReader, SqliteTarget};
@@ -46,6 +47,8 @@ pub struct AuditReader {
     public_key: Option<ed25519_dalek::VerifyingKey>,
     queries: Arc<Semaphore>,
     exports: Arc<Semaphore>,
+    /// The live stream, when a writer in this process feeds it (not for the CLI).
+    live: Option<LiveFeed>,
 }
 
 impl AuditReader {
@@ -55,6 +58,7 @@ impl AuditReader {
             public_key: None,
             queries: Arc::new(Semaphore::new(concurrency.max(1))),
             exports: Arc::new(Semaphore::new(EXPORT_CONCURRENCY)),
+            live: None,
         }
     }
 
@@ -92,6 +96,17 @@ impl AuditReader {
     ) -> Result<Vec<Checkpoint>, QueryError> {
         let app = app.to_owned();
         self.run(move |s| s.checkpoints(&app, after, limit)).await
+    }
+
+    /// Serves `feed` as the live stream (`GET /stream`).
+    pub fn with_live(mut self, feed: LiveFeed) -> Self {
+        self.live = Some(feed);
+        self
+    }
+
+    /// The live stream, if this reader has one.
+    pub fn live(&self) -> Option<&LiveFeed> {
+        self.live.as_ref()
     }
 
     /// Opens a reader on an existing store without starting a writer (the CLI's way in).

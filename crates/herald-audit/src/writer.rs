@@ -25,6 +25,7 @@ use crate::chain::Checkpoint;
 use crate::config::{Durability, UnavailablePolicy};
 use crate::error::RecordError;
 use crate::event::{NewEvent, PreparedEvent, Recorded};
+use crate::live::LiveFeed;
 use crate::store::WriteStore;
 
 type Reply = oneshot::Sender<Result<Vec<Recorded>, RecordError>>;
@@ -88,6 +89,8 @@ pub(crate) struct WriterSettings {
     pub max_batch: usize,
     pub durability: Durability,
     pub on_unavailable: UnavailablePolicy,
+    /// Told which apps got new events after every commit.
+    pub live: Option<LiveFeed>,
     pub signer: Arc<SigningKey>,
     pub checkpoint_every: u64,
     pub checkpoint_interval: Duration,
@@ -136,7 +139,14 @@ pub(crate) fn spawn(
         interval: settings.checkpoint_interval,
         pending: settings.unsigned,
     };
-    let task = tokio::spawn(run(store, rx, settings.max_batch, checkpoints, shutdown));
+    let task = tokio::spawn(run(
+        store,
+        rx,
+        settings.max_batch,
+        settings.live,
+        checkpoints,
+        shutdown,
+    ));
     (recorder, task)
 }
 
@@ -225,6 +235,7 @@ async fn run(
     mut store: Box<dyn WriteStore>,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
+    live: Option<LiveFeed>,
     mut cps: Checkpoints,
     shutdown: CancellationToken,
 ) {
@@ -274,6 +285,10 @@ async fn run(
             Some((s, recorded)) => {
                 store = s;
                 for (app, n) in recorded {
+                    // The live stream's tail of each app with new events reads them.
+                    if let Some(feed) = &live {
+                        feed.committed(&app);
+                    }
                     *cps.pending.entry(app).or_default() += n;
                 }
             }

@@ -17,6 +17,8 @@ pub enum ApiError {
     NotFound(String),
     /// 503: the store could not answer (locked, unreadable).
     Unavailable(QueryError),
+    /// 503: the server is shutting down and opens no new streams.
+    ShuttingDown,
 }
 
 impl From<ParamError> for ApiError {
@@ -46,6 +48,10 @@ impl IntoResponse for ApiError {
                     json!({"error": "the audit store could not answer this query; try again later"}),
                 )
             }
+            Self::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "herald is shutting down; reconnect to another node or retry shortly"}),
+            ),
         };
         (status, Json(body)).into_response()
     }

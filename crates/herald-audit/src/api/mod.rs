@@ -11,6 +11,7 @@
 //! | `GET /export?format=csv\|ndjson` | every matching event, streamed, oldest first |
 //! | `GET /verify?from=&to=` | the chain recomputed over a seq range: `{"ok", "verified", "problem": {"seq", "kind", "message"}, …}` |
 //! | `GET /checkpoints?after=&limit=` | the signed checkpoints, oldest first, with the signing public key |
+//! | `GET /stream` | Server-Sent Events: every matching event as it commits, resumable with `Last-Event-ID` or `after` ([`stream`]) |
 //!
 //! Filters everywhere: `action` (`event_code`), `model` (`model_name`), `user`
 //! (`user_email`), `channel`, `event`, `object_id`, `severity`, `status`, `error`, `ip`
@@ -26,6 +27,7 @@ mod events;
 mod export;
 mod integrity;
 mod stats;
+mod stream;
 
 use axum::Router;
 use axum::routing::get;
@@ -47,6 +49,7 @@ pub fn router(reader: AuditReader) -> Router<()> {
         .route("/export", get(export::export))
         .route("/verify", get(integrity::verify))
         .route("/checkpoints", get(integrity::checkpoints))
+        .route("/stream", get(stream::stream))
         .with_state(reader)
 }
 

@@ -61,6 +61,43 @@ pub trait ReadStore: Send + Sync + 'static {
 
     fn stats(&self, app: &str, request: &StatsRequest) -> Result<Stats, StoreError>;
 
+    /// The highest `seq` recorded for `app`, `None` before its first event. The live
+    /// stream starts here when a reader gives no position.
+    fn last_seq(&self, app: &str) -> Result<Option<i64>, StoreError> {
+        let page = PageRequest {
+            direction: Direction::Desc,
+            limit: 1,
+            after: None,
+        };
+        let newest = self.list(app, &EventFilter::default(), &page)?;
+        Ok(newest.results.first().map(|e| e.seq))
+    }
+
+    /// Up to `limit` events matching `filter` with `seq > after`, oldest first, in full. The
+    /// live stream reads with it twice: a reader's catch-up from its position, and each
+    /// app's tail (unfiltered) after every commit. The default goes through `list` and
+    /// `get`; stores should answer it with one indexed range read.
+    fn follow(
+        &self,
+        app: &str,
+        filter: &EventFilter,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let page = PageRequest {
+            direction: Direction::Asc,
+            limit,
+            after: Some(after),
+        };
+        let mut records = Vec::new();
+        for summary in self.list(app, filter, &page)?.results {
+            if let Some(record) = self.get(app, summary.seq)? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
     /// Feeds every matching event, in `direction`, to `sink` in chunks of at most
     /// `chunk` records. Events recorded after the scan starts are not included, so an
     /// export is a consistent cut even while the recorder keeps writing. Stops early when

@@ -225,6 +225,43 @@ impl ReadStore for SqliteReader {
         self.snapshot(|conn| super::stats::stats(conn, app, request))
     }
 
+    fn last_seq(&self, app: &str) -> Result<Option<i64>, StoreError> {
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT max(seq) FROM events WHERE app_id = ?1")?
+                .query_row(params![app], |r| r.get(0))?)
+        })
+    }
+
+    fn follow(
+        &self,
+        app: &str,
+        filter: &EventFilter,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.with_conn(|conn| {
+            let Some(range) = sql::seq_range(conn, app, filter.from, filter.to)? else {
+                return Ok(Vec::new());
+            };
+            let mut sel = Selection::new(app, filter, range);
+            // Seqs start at 1; a text-driven bound looks the seq up, and 0 has no row.
+            if after > 0 {
+                sel.push_seq(">", after);
+            }
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} {} ORDER BY {} ASC LIMIT {limit}",
+                sel.sql(),
+                sel.seq
+            );
+            let rows = conn
+                .prepare_cached(&sql)?
+                .query_map(params_from_iter(sel.params.iter()), sql::record_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn scan(
         &self,
         app: &str,
