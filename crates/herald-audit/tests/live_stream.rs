@@ -65,7 +65,17 @@ async fn readers_joining_during_writes_get_every_event_once_in_order() {
         tokio::spawn(async move {
             for batch in 0..400 {
                 let events = (0..5)
-                    .map(|i| audit_event(APP, JAN_7, "updated", "service", batch * 5 + i, "a@b.c", "y"))
+                    .map(|i| {
+                        audit_event(
+                            APP,
+                            JAN_7,
+                            "updated",
+                            "service",
+                            batch * 5 + i,
+                            "a@b.c",
+                            "y",
+                        )
+                    })
                     .collect();
                 recorder.record(events).await.unwrap();
             }
@@ -108,6 +118,12 @@ async fn a_reader_that_stops_reading_is_cut_off_with_its_resume_position() {
     // The opening block, then one live event: the reader is now on the tail's ring.
     let (_, opening) = read_until(&mut stream, |_, o| !o.is_empty()).await;
     assert!(opening[0].contains("retry: 1000\nid: 0\n"), "{opening:?}");
+    // Let the reader finish catching up (nothing to read) and wait on the ring.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), stream.next())
+            .await
+            .is_err()
+    );
     record_many(&audit, 1, 1).await;
     let (seqs, _) = read_until(&mut stream, |s, _| !s.is_empty()).await;
     assert_eq!(seqs, [1]);
@@ -115,12 +131,16 @@ async fn a_reader_that_stops_reading_is_cut_off_with_its_resume_position() {
     // 40 events while the reader reads nothing: it falls more than 8 behind.
     record_many(&audit, 40, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (seqs, others) = read_until(&mut stream, |_, o| o.iter().any(|b| b.contains("cutoff"))).await;
+    let (seqs, others) =
+        read_until(&mut stream, |_, o| o.iter().any(|b| b.contains("cutoff"))).await;
     assert!(seqs.is_empty(), "events after falling behind: {seqs:?}");
     let cutoff = others.iter().find(|b| b.contains("cutoff")).unwrap();
     assert!(cutoff.contains("more than 8 events behind"), "{cutoff}");
     assert!(cutoff.contains("\"resume_after\":1"), "{cutoff}");
-    assert!(stream.next().await.is_none(), "the stream ends after the cut-off");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the cut-off"
+    );
     // Resuming from there delivers the rest from the store, then live.
     let mut resumed = feed.open(APP, Matcher::new(Default::default()), Some(1));
     let (seqs, _) = read_until(&mut resumed, |s, _| s.len() == 40).await;

@@ -48,6 +48,10 @@ struct Reader {
     /// Every event up to this seq has been sent or passed over.
     position: i64,
     rx: Option<broadcast::Receiver<Arc<LiveEvent>>>,
+    /// False until the first event is taken from the ring: a lag before that happened
+    /// while the reader was still catching up (the ring filled during its last store
+    /// read), which is not the reader being slow.
+    followed: bool,
     heartbeat: Interval,
     phase: Phase,
 }
@@ -67,6 +71,7 @@ pub(super) fn open(
         matcher: Arc::new(matcher),
         position: 0,
         rx: None,
+        followed: false,
         heartbeat,
         phase: Phase::Opening(after),
     };
@@ -139,6 +144,7 @@ impl Reader {
             if self.rx.is_some() {
                 // This read began after subscribing: everything newer reaches the ring.
                 self.phase = Phase::Live;
+                self.followed = false;
             } else {
                 // Subscribe, then read once more to cover what committed in between.
                 self.rx = Some(tail::subscribe(&self.feed, &self.app).await?);
@@ -169,6 +175,7 @@ impl Reader {
         tokio::select! {
             received = rx.recv() => match received {
                 Ok(event) => {
+                    self.followed = true;
                     let seq = event.record.summary.seq;
                     if seq <= self.position {
                         return None;
@@ -177,6 +184,12 @@ impl Reader {
                     self.matcher
                         .matches(&event.record)
                         .then(|| event.frame.clone())
+                }
+                Err(RecvError::Lagged(_)) if !self.followed => {
+                    // Overflowed during the hand-over: catch up from the store again.
+                    self.rx = None;
+                    self.phase = Phase::CatchUp;
+                    None
                 }
                 Err(RecvError::Lagged(missed)) => {
                     self.phase = Phase::Done;
