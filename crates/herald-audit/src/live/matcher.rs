@@ -56,6 +56,8 @@ impl Matcher {
             && same(&f.object_id, &e.object_id)
             && same(&f.severity, &e.severity)
             && same(&f.status, &e.status)
+            && same(&f.error, &e.error)
+            && same(&f.ip, &e.ip)
             && f.event.as_ref().is_none_or(|n| *n == e.name)
             && f.channel.as_ref().is_none_or(|c| e.channels.contains(c)))
         {
@@ -134,6 +136,8 @@ mod tests {
                 timestamp: fields.timestamp,
                 severity: fields.severity,
                 status: fields.status,
+                error: fields.error,
+                ip: fields.ip,
                 changes: fields.changes,
             },
             data: data.into(),
@@ -164,6 +168,10 @@ mod tests {
         assert!(matcher("channel=model-service&event=model-change").matches(&r));
         assert!(!matcher("channel=model-invoice").matches(&r));
         assert!(!matcher("severity=high").matches(&r));
+        assert!(matcher("ip=10.0.0.1&error=timeout").matches(&record(
+            r#"{"action":"failed","ip_address":"10.0.0.1","error_message":"timeout"}"#
+        )));
+        assert!(!matcher("ip=10.0.0.2").matches(&r));
     }
 
     #[test]
