@@ -63,9 +63,11 @@ pub struct ServeArgs {
     /// Redis URL; set to run several nodes as one [env: HERALD_REDIS_URL].
     #[arg(long)]
     pub redis_url: Option<String>,
-    /// Audit store: sqlite://PATH [env: HERALD_AUDIT_URL; default sqlite://./data/herald-audit.db].
+    /// Prefix of every Redis key and topic, so clusters can share one Redis
+    /// [env: HERALD_REDIS_PREFIX; default herald].
     #[arg(long)]
     pub redis_prefix: Option<String>,
+    /// Audit store: sqlite://PATH [env: HERALD_AUDIT_URL; default sqlite://./data/herald-audit.db].
     #[arg(long)]
     pub audit_url: Option<String>,
     /// durable (default), async or off [env: HERALD_AUDIT_MODE].
@@ -103,5 +105,36 @@ impl ServeArgs {
             layers.push(file_layer(&path)?);
         }
         Config::from_layers(&layers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_serve_flag_has_its_own_help() {
+        let help = Cli::command().render_long_help().to_string();
+        let line_of = |flag: &str| {
+            let at = help
+                .find(flag)
+                .unwrap_or_else(|| panic!("{flag} missing: {help}"));
+            help[at..].split("\n\n").next().unwrap().to_owned()
+        };
+        assert!(line_of("--redis-prefix").contains("HERALD_REDIS_PREFIX"));
+        assert!(line_of("--audit-url").contains("HERALD_AUDIT_URL"));
+        assert!(line_of("--audit-mode").contains("HERALD_AUDIT_MODE"));
+        for flag in [
+            "--host",
+            "--port",
+            "--metrics-port",
+            "--node-id",
+            "--redis-url",
+        ] {
+            let env = format!("HERALD_{}", flag[2..].replace('-', "_").to_uppercase());
+            assert!(line_of(flag).contains(&env), "{flag}: {}", line_of(flag));
+        }
     }
 }

@@ -209,26 +209,30 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
     };
 
     let max_event_data_bytes = count(
-        "max_event_data_bytes",
+        "max_event_data_bytes (HERALD_MAX_EVENT_DATA_BYTES)",
         pick!(layers, max_event_data_bytes),
         10240,
     )?;
     let max_channel_name_len = count(
-        "max_channel_name_length",
+        "max_channel_name_length (HERALD_MAX_CHANNEL_NAME_LENGTH)",
         pick!(layers, max_channel_name_length),
         200,
     )?;
     let max_event_name_len = count(
-        "max_event_name_length",
+        "max_event_name_length (HERALD_MAX_EVENT_NAME_LENGTH)",
         pick!(layers, max_event_name_length),
         200,
     )?;
     let max_channels_per_trigger = count(
-        "max_channels_per_trigger",
+        "max_channels_per_trigger (HERALD_MAX_CHANNELS_PER_TRIGGER)",
         pick!(layers, max_channels_per_trigger),
         100,
     )?;
-    let max_batch_size = count("max_batch_size", pick!(layers, max_batch_size), 10)?;
+    let max_batch_size = count(
+        "max_batch_size (HERALD_MAX_BATCH_SIZE)",
+        pick!(layers, max_batch_size),
+        10,
+    )?;
     let max_request_body_bytes = match pick!(layers, max_request_body_bytes) {
         Some(raw) => count(
             "max_request_body_bytes (HERALD_MAX_REQUEST_BODY_BYTES)",
@@ -295,7 +299,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         max_batch_size,
         max_request_body_bytes,
         max_ws_message_bytes: count(
-            "max_ws_message_bytes",
+            "max_ws_message_bytes (HERALD_MAX_WS_MESSAGE_BYTES)",
             pick!(layers, max_ws_message_bytes),
             64 * 1024,
         )?,
@@ -311,7 +315,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         )?)
         .unwrap_or(u32::MAX),
         connection_queue_capacity: count(
-            "connection_queue_capacity",
+            "connection_queue_capacity (HERALD_CONNECTION_QUEUE_CAPACITY)",
             pick!(layers, connection_queue_capacity),
             1024,
         )?,
@@ -617,5 +621,24 @@ max_connections = 10
             err.to_string(),
             "Invalid configuration: apps[1].key: duplicate app key \"k\""
         );
+    }
+
+    #[test]
+    fn every_limit_refusal_names_its_env_variable() {
+        for var in [
+            "HERALD_MAX_EVENT_DATA_BYTES",
+            "HERALD_MAX_CHANNEL_NAME_LENGTH",
+            "HERALD_MAX_EVENT_NAME_LENGTH",
+            "HERALD_MAX_CHANNELS_PER_TRIGGER",
+            "HERALD_MAX_BATCH_SIZE",
+            "HERALD_MAX_WS_MESSAGE_BYTES",
+            "HERALD_CONNECTION_QUEUE_CAPACITY",
+        ] {
+            let vars = std::collections::HashMap::from([(var.to_owned(), "lots".to_owned())]);
+            let err = Config::from_layers(&[env_layer(&vars)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("({var})")), "{var}: {err}");
+        }
     }
 }
