@@ -128,6 +128,10 @@ progress('');
 
 const afterAck = [];
 const afterSend = [];
+// Per event: the first reader to get it (the server's own delay) and the last one (plus
+// fan-out to every reader and this process handling all of them on one thread).
+const firstAfterAck = [];
+const lastAfterAck = [];
 let missing = 0;
 for (const { seq, sent, ack } of acked) {
   const list = arrivals.get(seq) ?? [];
@@ -136,9 +140,12 @@ for (const { seq, sent, ack } of acked) {
     afterAck.push(at - ack);
     afterSend.push(at - sent);
   }
+  if (list.length) {
+    firstAfterAck.push(Math.min(...list) - ack);
+    lastAfterAck.push(Math.max(...list) - ack);
+  }
 }
-afterAck.sort((a, b) => a - b);
-afterSend.sort((a, b) => a - b);
+for (const list of [afterAck, afterSend, firstAfterAck, lastAfterAck]) list.sort((a, b) => a - b);
 const triggerLatency = acked.map((a) => a.ack - a.sent).sort((a, b) => a - b);
 
 console.log(`readers: ${opened} open, ${READERS - opened} failed`);
@@ -153,6 +160,9 @@ console.log(
 );
 console.log(
   `arrival after the trigger's 200 (committed): p50 ${ms(pct(afterAck, 50))}, p99 ${ms(pct(afterAck, 99))}, max ${ms(afterAck.at(-1))}`,
+);
+console.log(
+  `per event, first reader after the 200: p50 ${ms(pct(firstAfterAck, 50))}, p99 ${ms(pct(firstAfterAck, 99))}; last reader: p50 ${ms(pct(lastAfterAck, 50))}, p99 ${ms(pct(lastAfterAck, 99))}`,
 );
 console.log(
   `arrival after the trigger was sent: p50 ${ms(pct(afterSend, 50))}, p99 ${ms(pct(afterSend, 99))}, max ${ms(afterSend.at(-1))}`,
