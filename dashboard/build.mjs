@@ -3,10 +3,10 @@
 //   node build.mjs           write dist/ and print sizes
 //   node build.mjs --check   build in memory; fail if dist/ differs (CI: the embedded
 //                            bundle must be built from the current sources)
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +34,7 @@ const files = {
   "app.css": Buffer.from(css.outputFiles[0].contents),
 };
 
-let stale = [];
+const stale = [];
 let gzTotal = 0;
 for (const [name, bytes] of Object.entries(files)) {
   const gz = gzipSync(bytes, { level: 9 }).length;
@@ -46,7 +46,7 @@ for (const [name, bytes] of Object.entries(files)) {
     } catch {
       // missing counts as stale
     }
-    if (!committed || !committed.equals(bytes)) stale.push(name);
+    if (!committed?.equals(bytes)) stale.push(name);
   } else {
     mkdirSync(dist, { recursive: true });
     writeFileSync(join(dist, name), bytes);
@@ -59,6 +59,8 @@ if (gzTotal > BUDGET_GZIP) {
   process.exit(1);
 }
 if (stale.length) {
-  console.error(`dashboard/dist is not built from the current sources (${stale.join(", ")} differ): run \`npm run build\` in dashboard/ and commit dist/`);
+  console.error(
+    `dashboard/dist is not built from the current sources (${stale.join(", ")} differ): run \`npm run build\` in dashboard/ and commit dist/`,
+  );
   process.exit(1);
 }

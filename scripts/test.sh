@@ -94,7 +94,7 @@ rust_tests() {
 # The dashboard's built files are committed and embedded in the binary: check that they are
 # what the current sources build to (and that the sources type-check).
 dashboard_check() {
-  (cd "$ROOT/dashboard" && npx --no-install tsc --noEmit -p . && node build.mjs --check)
+  (cd "$ROOT/dashboard" && npx --no-install tsc --noEmit -p . && npx --no-install biome check && node build.mjs --check)
 }
 
 # ---------------------------------------------------------------- compat suites
@@ -135,7 +135,7 @@ if [ "$compat_only" -eq 0 ]; then
   run_step "cargo fmt --all -- --check" cargo fmt --all -- --check || true
   run_step "layer order inside src/ (scripts/check-layers.py)" "$PYTHON" scripts/check-layers.py || true
   run_step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings || true
-  run_step "dashboard: tsc --noEmit, dist/ built from the sources" dashboard_check || true
+  run_step "dashboard: tsc --noEmit, biome, dist/ built from the sources" dashboard_check || true
   run_step "rust tests (workspace)" rust_tests || true
 fi
 

@@ -17,8 +17,8 @@ import {
   type ListOptions,
 } from "../../client-js/src/api.js";
 
-export { AuditApiError };
 export type { Activity, Change, EventPage };
+export { AuditApiError };
 
 /** Fields herald records that client-js does not type yet (schema 2: `error`, `ip`). */
 interface Schema2 {

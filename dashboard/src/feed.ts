@@ -60,7 +60,7 @@ export class LiveFeed {
         const page = await this.api.events({ ...this.filters, limit: backlog });
         if (abort.signal.aborted) return;
         const events = page.results.slice().reverse();
-        this.lastSeq = events.length ? events[events.length - 1]!.seq : 0;
+        this.lastSeq = events.at(-1)?.seq ?? 0;
         if (events.length) this.on.events(events, true);
         break;
       } catch (e) {
@@ -129,8 +129,9 @@ export class LiveFeed {
         const page = await this.api.events({ ...this.filters, cursor: cursorAfter(this.lastSeq), limit: POLL_PAGE });
         if (abort.signal.aborted) return;
         const fresh = page.results.filter((e) => e.seq > this.lastSeq);
-        if (fresh.length) {
-          this.lastSeq = fresh[fresh.length - 1]!.seq;
+        const newest = fresh.at(-1);
+        if (newest) {
+          this.lastSeq = newest.seq;
           this.on.events(fresh, false);
         }
         failures = 0;

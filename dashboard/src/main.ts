@@ -28,7 +28,7 @@ const NAV: [route: string, label: string][] = [
 ];
 
 let apps: AppList | null = null;
-let leaving: (() => void)[] = [];
+const leaving: (() => void)[] = [];
 let refusal: string | null = null;
 
 function leave(): void {
@@ -43,12 +43,7 @@ function leave(): void {
 
 function frame(signedIn: boolean, appId: string | null): void {
   const route = current().parts[0] ?? "live";
-  replace(
-    nav,
-    signedIn
-      ? NAV.map(([r, label]) => h("a", { href: href([r]), "aria-current": route === r ? "page" : null }, label))
-      : null,
-  );
+  replace(nav, signedIn ? NAV.map(([r, label]) => h("a", { href: href([r]), "aria-current": route === r ? "page" : null }, label)) : null);
   const several = (apps?.apps.length ?? 0) > 1;
   const picker =
     signedIn && several && appId
@@ -65,7 +60,7 @@ function frame(signedIn: boolean, appId: string | null): void {
                 void render();
               },
             },
-            apps!.apps.map((a) => h("option", { value: a.id, selected: a.id === appId }, a.id)),
+            (apps?.apps ?? []).map((a) => h("option", { value: a.id, selected: a.id === appId }, a.id)),
           ),
         )
       : signedIn && appId
@@ -101,7 +96,10 @@ async function render(navigated = false): Promise<void> {
     } catch (e) {
       frame(false, null);
       heading.textContent = "herald audit";
-      replace(main, notice("error", "herald could not be reached.", e instanceof Error ? e.message : String(e), " Reload the page once it is running."));
+      replace(
+        main,
+        notice("error", "herald could not be reached.", e instanceof Error ? e.message : String(e), " Reload the page once it is running."),
+      );
       return;
     }
   }

@@ -93,12 +93,7 @@ export function breakdown(
               h(
                 "tr",
                 null,
-                h(
-                  "td",
-                  null,
-                  h("a", { href: link(r.key) }, r.key),
-                  meter(r.count / max),
-                ),
+                h("td", null, h("a", { href: link(r.key) }, r.key), meter(r.count / max)),
                 h("td", { class: "num" }, fmt.count(r.count)),
               ),
             ),

@@ -6,11 +6,14 @@ import { h, notice, replace } from "../dom";
 import * as fmt from "../format";
 import { href, links } from "../router";
 import { barChart, breakdown } from "../ui/chart";
-import { exportButtons } from "../ui/export";
 import { eventRow, eventsTable } from "../ui/events-table";
+import { exportButtons } from "../ui/export";
 import { type Ctx, errorNotice } from "./context";
 
-export type Subject = { kind: "user"; user: string } | { kind: "model"; model: string } | { kind: "object"; model: string; objectId: string };
+export type Subject =
+  | { kind: "user"; user: string }
+  | { kind: "model"; model: string }
+  | { kind: "object"; model: string; objectId: string };
 
 function parts(s: Subject): string[] {
   if (s.kind === "user") return ["users", s.user];
@@ -20,13 +23,21 @@ function parts(s: Subject): string[] {
 
 export async function activity(ctx: Ctx, subject: Subject): Promise<void> {
   const title =
-    subject.kind === "user" ? `User ${subject.user}` : subject.kind === "model" ? `Model ${subject.model}` : `${subject.model} #${subject.objectId}`;
+    subject.kind === "user"
+      ? `User ${subject.user}`
+      : subject.kind === "model"
+        ? `Model ${subject.model}`
+        : `${subject.model} #${subject.objectId}`;
   ctx.title(title);
   const cursor = ctx.route.query.get("cursor");
   const query = { limit: 50, cursor, top: 8 };
   const body = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Loading…"));
   const filters: Record<string, string> =
-    subject.kind === "user" ? { user: subject.user } : subject.kind === "model" ? { model: subject.model } : { model: subject.model, object_id: subject.objectId };
+    subject.kind === "user"
+      ? { user: subject.user }
+      : subject.kind === "model"
+        ? { model: subject.model }
+        : { model: subject.model, object_id: subject.objectId };
   const crumbs =
     subject.kind === "object" ? h("p", null, "Part of ", h("a", { href: links.model(subject.model) }, `model ${subject.model}`)) : null;
   replace(ctx.main, crumbs, h("div", { class: "toolbar" }, exportButtons(ctx, filters)), body);
@@ -50,8 +61,18 @@ export async function activity(ctx: Ctx, subject: Subject): Promise<void> {
   const s = a.stats;
   const side =
     subject.kind === "user"
-      ? breakdown("By model", "Model", s.by_model.map((r) => ({ key: r.model, count: r.count })), links.model)
-      : breakdown("By user", "User", s.by_user.map((r) => ({ key: r.user, count: r.count })), links.user);
+      ? breakdown(
+          "By model",
+          "Model",
+          s.by_model.map((r) => ({ key: r.model, count: r.count })),
+          links.model,
+        )
+      : breakdown(
+          "By user",
+          "User",
+          s.by_user.map((r) => ({ key: r.user, count: r.count })),
+          links.user,
+        );
   replace(
     body,
     h(
@@ -62,17 +83,41 @@ export async function activity(ctx: Ctx, subject: Subject): Promise<void> {
         ["Today (UTC)", s.today],
         ["Last 7 days", s.last_7_days],
         ["Last 30 days", s.last_30_days],
-      ].map(([label, n]) => h("div", { class: "card stat" }, h("p", { class: "stat-label" }, String(label)), h("span", { class: "stat-value" }, fmt.count(Number(n))))),
+      ].map(([label, n]) =>
+        h(
+          "div",
+          { class: "card stat" },
+          h("p", { class: "stat-label" }, String(label)),
+          h("span", { class: "stat-value" }, fmt.count(Number(n))),
+        ),
+      ),
     ),
     h(
       "div",
       { class: "grid-2" },
-      breakdown("By action", "Action", s.by_action.map((r) => ({ key: r.action, count: r.count })), (k) => links.search({ ...filters, action: k })),
+      breakdown(
+        "By action",
+        "Action",
+        s.by_action.map((r) => ({ key: r.action, count: r.count })),
+        (k) => links.search({ ...filters, action: k }),
+      ),
       side,
     ),
-    s.per_day.length > 1 ? h("section", { class: "card" }, barChart("Events per day (UTC)", s.per_day.map((d) => ({ label: fmt.day(d.day), title: d.day, value: d.count })))) : null,
+    s.per_day.length > 1
+      ? h(
+          "section",
+          { class: "card" },
+          barChart(
+            "Events per day (UTC)",
+            s.per_day.map((d) => ({ label: fmt.day(d.day), title: d.day, value: d.count })),
+          ),
+        )
+      : null,
     h("h2", null, `History (${fmt.plural(a.count, "event")})`),
-    eventsTable(`History of ${title}`, a.results.map((e) => eventRow(e))),
+    eventsTable(
+      `History of ${title}`,
+      a.results.map((e) => eventRow(e)),
+    ),
     h(
       "nav",
       { class: "pager", "aria-label": "Pages" },

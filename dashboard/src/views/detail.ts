@@ -9,7 +9,10 @@ import { actionBadge } from "../ui/events-table";
 import { type Ctx, errorNotice } from "./context";
 
 function row(label: string, ...value: Child[]): HTMLElement[] {
-  return [h("dt", null, label), h("dd", null, ...(value.length && value.some((v) => v !== null && v !== "") ? value : [h("span", { class: "muted" }, "—")]))];
+  return [
+    h("dt", null, label),
+    h("dd", null, ...(value.length && value.some((v) => v !== null && v !== "") ? value : [h("span", { class: "muted" }, "—")])),
+  ];
 }
 
 function diff(changes: Record<string, Change>): HTMLElement {
@@ -26,11 +29,15 @@ function diff(changes: Record<string, Change>): HTMLElement {
       "table",
       { class: "diff", id: "changes-diff" },
       h("caption", null, `Changes (${fmt.plural(fields.length, "field")})`),
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"), h("th", { scope: "col" }, "After"))),
+      h(
+        "thead",
+        null,
+        h("tr", null, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Before"), h("th", { scope: "col" }, "After")),
+      ),
       h(
         "tbody",
         null,
-        fields.map((f) => h("tr", null, h("th", { scope: "row" }, f), cell("old", changes[f]!.old), cell("new", changes[f]!.new))),
+        Object.entries(changes).map(([f, c]) => h("tr", null, h("th", { scope: "row" }, f), cell("old", c.old), cell("new", c.new))),
       ),
     ),
   );
@@ -68,7 +75,12 @@ export async function detail(ctx: Ctx, seq: string): Promise<void> {
           { class: "facts" },
           row("Action", actionBadge(e.action)),
           row("Model", model ? h("a", { href: links.model(model) }, model) : null),
-          row("Object", model && e.object_id ? h("a", { href: links.object(model, e.object_id) }, e.object_repr || e.object_id) : e.object_repr || e.object_id),
+          row(
+            "Object",
+            model && e.object_id
+              ? h("a", { href: links.object(model, e.object_id) }, e.object_repr || e.object_id)
+              : e.object_repr || e.object_id,
+          ),
           row("User", e.user ? h("a", { href: links.user(e.user), id: "detail-user" }, e.user) : null),
           row("Backend timestamp", e.timestamp),
           row("Severity", e.severity),
@@ -97,7 +109,18 @@ export async function detail(ctx: Ctx, seq: string): Promise<void> {
         ),
       ),
     ),
-    h("section", { class: "card", "aria-label": "Changes" }, e.changes ? diff(e.changes) : notice("empty", "This event carries no changes.", "Only events whose data has a changes object show a diff.")),
-    h("section", { class: "card", "aria-labelledby": "raw-heading" }, h("h2", { id: "raw-heading" }, "Data as received"), h("pre", { class: "raw", tabindex: "0" }, rawData(e.data))),
+    h(
+      "section",
+      { class: "card", "aria-label": "Changes" },
+      e.changes
+        ? diff(e.changes)
+        : notice("empty", "This event carries no changes.", "Only events whose data has a changes object show a diff."),
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "raw-heading" },
+      h("h2", { id: "raw-heading" }, "Data as received"),
+      h("pre", { class: "raw", tabindex: "0" }, rawData(e.data)),
+    ),
   );
 }

@@ -59,7 +59,11 @@ function report(r: VerifyReport): HTMLElement {
   return h(
     "div",
     { class: "notice notice-ok", role: "status", id: "verify-result" },
-    h("p", { class: "notice-title" }, r.verified ? `Intact: ${fmt.plural(r.verified, "event")} verified (${range}).` : "Intact: no events recorded yet."),
+    h(
+      "p",
+      { class: "notice-title" },
+      r.verified ? `Intact: ${fmt.plural(r.verified, "event")} verified (${range}).` : "Intact: no events recorded yet.",
+    ),
     h(
       "p",
       null,
@@ -67,14 +71,24 @@ function report(r: VerifyReport): HTMLElement {
       r.pruned ? `; ${fmt.count(r.pruned)} pruned events checked by their stored hashes` : "",
       ".",
     ),
-    r.warnings.length ? h("ul", null, r.warnings.map((w) => h("li", null, w))) : null,
+    r.warnings.length
+      ? h(
+          "ul",
+          null,
+          r.warnings.map((w) => h("li", null, w)),
+        )
+      : null,
   );
 }
 
 function checkpointsTable(page: CheckpointPage): HTMLElement {
   const shown = page.checkpoints.slice(-SHOWN).reverse();
   if (shown.length === 0) {
-    return notice("empty", "No checkpoint signed yet.", "herald signs one every 1,000 events, a minute after the first unsigned one, and at shutdown.");
+    return notice(
+      "empty",
+      "No checkpoint signed yet.",
+      "herald signs one every 1,000 events, a minute after the first unsigned one, and at shutdown.",
+    );
   }
   return h(
     "div",
@@ -87,11 +101,29 @@ function checkpointsTable(page: CheckpointPage): HTMLElement {
         "table",
         { id: "checkpoints-table" },
         h("caption", { class: "visually-hidden" }, "Signed checkpoints, newest first"),
-        h("thead", null, h("tr", null, h("th", { scope: "col", class: "num" }, "Up to seq"), h("th", { scope: "col" }, "Signed"), h("th", { scope: "col" }, "Chain hash"))),
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            h("th", { scope: "col", class: "num" }, "Up to seq"),
+            h("th", { scope: "col" }, "Signed"),
+            h("th", { scope: "col" }, "Chain hash"),
+          ),
+        ),
         h(
           "tbody",
           null,
-          shown.map((c) => h("tr", null, h("td", { class: "num" }, fmt.count(c.seq)), h("td", { class: "nowrap" }, fmt.timeEl(c.created_at)), h("td", { class: "wrap" }, h("code", null, c.hash)))),
+          shown.map((c) =>
+            h(
+              "tr",
+              null,
+              h("td", { class: "num" }, fmt.count(c.seq)),
+              h("td", { class: "nowrap" }, fmt.timeEl(c.created_at)),
+              h("td", { class: "wrap" }, h("code", null, c.hash)),
+            ),
+          ),
         ),
       ),
     ),
@@ -156,7 +188,11 @@ export async function integrity(ctx: Ctx): Promise<void> {
       "section",
       { class: "card", "aria-labelledby": "verify-heading" },
       h("h2", { id: "verify-heading" }, "Verification"),
-      h("p", null, "Recomputes every event's hash from its stored fields, follows the chain, and checks each signed checkpoint against it."),
+      h(
+        "p",
+        null,
+        "Recomputes every event's hash from its stored fields, follows the chain, and checks each signed checkpoint against it.",
+      ),
       button,
       result,
     ),

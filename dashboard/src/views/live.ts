@@ -26,7 +26,13 @@ const STATUS_TEXT: Record<FeedStatus, string> = {
 };
 
 function card(label: string, value: HTMLElement, hint?: string): HTMLElement {
-  return h("div", { class: "card stat" }, h("p", { class: "stat-label" }, label), value, hint ? h("p", { class: "stat-hint" }, hint) : null);
+  return h(
+    "div",
+    { class: "card stat" },
+    h("p", { class: "stat-label" }, label),
+    value,
+    hint ? h("p", { class: "stat-hint" }, hint) : null,
+  );
 }
 
 /** The filters the live feed can be limited to (the stream and `/events` take them all). */
@@ -75,7 +81,11 @@ export async function live(ctx: Ctx): Promise<void> {
   const pausedNote = h("p", { class: "muted", role: "status" });
   const tbody = h("tbody", { id: "feed-rows" });
   const emptyFeed = limited
-    ? notice("empty", "No matching events yet.", "Events matching the filter appear here as they are recorded; “Show all” lifts the filter.")
+    ? notice(
+        "empty",
+        "No matching events yet.",
+        "Events matching the filter appear here as they are recorded; “Show all” lifts the filter.",
+      )
     : notice(
         "empty",
         "No events recorded yet.",
@@ -104,7 +114,12 @@ export async function live(ctx: Ctx): Promise<void> {
       h(
         "section",
         { class: "card feed", "aria-labelledby": "feed-heading" },
-        h("div", { class: "section-head" }, h("h2", { id: "feed-heading" }, limited ? "Recorded events (filtered)" : "Recorded events"), pauseBtn),
+        h(
+          "div",
+          { class: "section-head" },
+          h("h2", { id: "feed-heading" }, limited ? "Recorded events (filtered)" : "Recorded events"),
+          pauseBtn,
+        ),
         feedFilterForm(filters),
         pausedNote,
         feedBox,
@@ -178,7 +193,9 @@ export async function live(ctx: Ctx): Promise<void> {
     window.setInterval(() => document.visibilityState === "visible" && void updateServer(), SERVER_EVERY_MS),
     window.setInterval(() => fmt.refreshAgo(tbody), 5000),
   ];
-  ctx.onLeave(() => timers.forEach((t) => window.clearInterval(t)));
+  ctx.onLeave(() => {
+    for (const t of timers) window.clearInterval(t);
+  });
 }
 
 function serverView(view: ServerView): HTMLElement {
@@ -195,7 +212,17 @@ function serverView(view: ServerView): HTMLElement {
             "table",
             { id: "channels-table" },
             h("caption", { class: "visually-hidden" }, "Occupied channels"),
-            h("thead", null, h("tr", null, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col", class: "num" }, "Subscribers"), h("th", { scope: "col", class: "num" }, "Users"))),
+            h(
+              "thead",
+              null,
+              h(
+                "tr",
+                null,
+                h("th", { scope: "col" }, "Channel"),
+                h("th", { scope: "col", class: "num" }, "Subscribers"),
+                h("th", { scope: "col", class: "num" }, "Users"),
+              ),
+            ),
             h(
               "tbody",
               null,
@@ -211,7 +238,10 @@ function serverView(view: ServerView): HTMLElement {
             ),
           ),
         );
-  const more = view.channels_total > view.channels.length ? h("p", { class: "muted" }, `Showing the ${fmt.count(view.channels.length)} busiest of ${fmt.count(view.channels_total)} channels.`) : null;
+  const more =
+    view.channels_total > view.channels.length
+      ? h("p", { class: "muted" }, `Showing the ${fmt.count(view.channels.length)} busiest of ${fmt.count(view.channels_total)} channels.`)
+      : null;
   const presence = view.presence.length
     ? h(
         "div",
@@ -222,7 +252,11 @@ function serverView(view: ServerView): HTMLElement {
             "details",
             { class: "presence" },
             h("summary", null, `${p.channel} · ${fmt.plural(p.user_count, "member")}`),
-            h("ul", { class: "members" }, p.members.map((m) => h("li", null, m))),
+            h(
+              "ul",
+              { class: "members" },
+              p.members.map((m) => h("li", null, m)),
+            ),
           ),
         ),
       )

@@ -1,7 +1,7 @@
 // The token form and app picker. Nothing is shown without a valid token; a refused token
 // and an app without one each get a message saying what to do.
 
-import { type AppEntry, type AppList, Api, isUnauthorized, reason } from "../api";
+import { Api, type AppEntry, type AppList, isUnauthorized, reason } from "../api";
 import { code, h, notice, replace } from "../dom";
 import { chooseApp, signIn } from "../session";
 
@@ -34,14 +34,23 @@ export function login(opts: LoginOptions): void {
   const heading = document.getElementById("page-title");
   if (heading) heading.textContent = "Open the audit dashboard";
   if (!apps.audit_enabled) {
-    replace(main, notice("info", "Audit recording is off on this herald.", "It runs with ", code("HERALD_AUDIT_MODE=off"), ". Set it to durable (the default) or async and restart herald to record events."));
+    replace(
+      main,
+      notice(
+        "info",
+        "Audit recording is off on this herald.",
+        "It runs with ",
+        code("HERALD_AUDIT_MODE=off"),
+        ". Set it to durable (the default) or async and restart herald to record events.",
+      ),
+    );
     return;
   }
   if (apps.apps.length === 0) {
     replace(main, notice("error", "herald serves no apps.", "Configure at least one app and restart herald."));
     return;
   }
-  const chosen = apps.apps.find((a) => a.id === opts.appId) ?? apps.apps[0]!;
+  const chosen = apps.apps.find((a) => a.id === opts.appId) ?? (apps.apps[0] as AppEntry);
   const single = apps.apps.length === 1;
   const message = h("div", { id: "login-message", "aria-live": "assertive" });
   if (opts.reason) message.append(notice("error", "The token was refused.", opts.reason, ". Enter the app's audit token again."));
@@ -56,7 +65,11 @@ export function login(opts: LoginOptions): void {
           "select",
           { id: "app-select", name: "app" },
           apps.apps.map((a) =>
-            h("option", { value: a.id, selected: a.id === chosen.id }, `${a.id}${a.enabled ? "" : " (disabled)"}${a.audit_token ? "" : " — no audit token"}`),
+            h(
+              "option",
+              { value: a.id, selected: a.id === chosen.id },
+              `${a.id}${a.enabled ? "" : " (disabled)"}${a.audit_token ? "" : " — no audit token"}`,
+            ),
           ),
         ),
       );
@@ -81,15 +94,27 @@ export function login(opts: LoginOptions): void {
       { class: "field" },
       h("label", { for: "token" }, "Audit token"),
       token,
-      h("small", { id: "token-hint", class: "muted" }, "The app's audit_token. It is kept in this tab only (sessionStorage) and sent only to this herald."),
+      h(
+        "small",
+        { id: "token-hint", class: "muted" },
+        "The app's audit_token. It is kept in this tab only (sessionStorage) and sent only to this herald.",
+      ),
     ),
     submit,
   );
-  const current = () => apps.apps.find((a) => a.id === ((picker?.querySelector("select") as HTMLSelectElement | null)?.value ?? chosen.id)) ?? chosen;
+  const current = () =>
+    apps.apps.find((a) => a.id === ((picker?.querySelector("select") as HTMLSelectElement | null)?.value ?? chosen.id)) ?? chosen;
   const refresh = () => {
     const app = current();
     const usable = app.audit_token && app.enabled;
-    replace(appHint, !app.audit_token ? noToken(app, single) : !app.enabled ? notice("info", `App ${app.id} is disabled.`, "Set enabled = true in its [[apps]] entry to query it.") : null);
+    replace(
+      appHint,
+      !app.audit_token
+        ? noToken(app, single)
+        : !app.enabled
+          ? notice("info", `App ${app.id} is disabled.`, "Set enabled = true in its [[apps]] entry to query it.")
+          : null,
+    );
     token.disabled = !usable;
     submit.disabled = !usable;
   };
@@ -111,10 +136,14 @@ export function login(opts: LoginOptions): void {
       signIn(app.id, value);
       opts.done(app.id);
     } catch (e) {
-      const why =
-        isUnauthorized(e)
-          ? notice("error", `herald refused this token for app ${app.id}.`, "Check the value of audit_token in that app's configuration (it is case-sensitive). herald said: ", reason(e))
-          : notice("error", "The token could not be checked.", reason(e));
+      const why = isUnauthorized(e)
+        ? notice(
+            "error",
+            `herald refused this token for app ${app.id}.`,
+            "Check the value of audit_token in that app's configuration (it is case-sensitive). herald said: ",
+            reason(e),
+          )
+        : notice("error", "The token could not be checked.", reason(e));
       replace(message, why);
       token.focus();
       token.select();

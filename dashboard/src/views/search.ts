@@ -6,8 +6,8 @@ import type { Query } from "../api";
 import { type Child, h, notice, replace } from "../dom";
 import * as fmt from "../format";
 import { href } from "../router";
-import { exportButtons } from "../ui/export";
 import { eventRow, eventsTable } from "../ui/events-table";
+import { exportButtons } from "../ui/export";
 import { type Ctx, errorNotice } from "./context";
 
 /** The filters, as the API names them, with their labels and hints. */
@@ -46,7 +46,8 @@ export async function search(ctx: Ctx): Promise<void> {
   ctx.title("Search");
   const q = ctx.route.query;
   const filters = filtersOf(q);
-  const limit = PAGE_SIZES.includes(q.get("limit") ?? "") ? q.get("limit")! : "50";
+  const asked = q.get("limit") ?? "";
+  const limit = PAGE_SIZES.includes(asked) ? asked : "50";
   const cursor = q.get("cursor");
   const key = JSON.stringify([filters, limit]);
   if (trail.key !== key) trail = { key, cursors: [] };
@@ -87,7 +88,12 @@ export async function search(ctx: Ctx): Promise<void> {
       pager.push(
         h(
           "a",
-          { class: "button", rel: "next", href: href(["search"], { ...filters, limit, cursor: next }), onclick: () => void trail.cursors.push(cursor ?? "") },
+          {
+            class: "button",
+            rel: "next",
+            href: href(["search"], { ...filters, limit, cursor: next }),
+            onclick: () => void trail.cursors.push(cursor ?? ""),
+          },
           "Next page →",
         ),
       );
@@ -95,7 +101,10 @@ export async function search(ctx: Ctx): Promise<void> {
     replace(
       results,
       h("p", { class: "result-count", id: "result-count" }, `${fmt.plural(page.count, "event")} match`),
-      eventsTable("Matching events", page.results.map((e) => eventRow(e))),
+      eventsTable(
+        "Matching events",
+        page.results.map((e) => eventRow(e)),
+      ),
       h("nav", { class: "pager", "aria-label": "Pages" }, pager),
     );
   } catch (e) {
@@ -108,9 +117,22 @@ function filterForm(filters: Record<string, string>, limit: string): HTMLElement
   const inputs: Record<string, HTMLInputElement | HTMLSelectElement> = {};
   const field = (name: string, label: string, hint: string, type = "text") => {
     const id = `f-${name}`;
-    const input = h("input", { id, name, type, value: filters[name] ?? "", "aria-describedby": hint ? `${id}-hint` : null, autocomplete: "off" });
+    const input = h("input", {
+      id,
+      name,
+      type,
+      value: filters[name] ?? "",
+      "aria-describedby": hint ? `${id}-hint` : null,
+      autocomplete: "off",
+    });
     inputs[name] = input;
-    return h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", { id: `${id}-hint`, class: "muted" }, hint) : null);
+    return h(
+      "div",
+      { class: "field" },
+      h("label", { for: id }, label),
+      input,
+      hint ? h("small", { id: `${id}-hint`, class: "muted" }, hint) : null,
+    );
   };
   const ordering = h(
     "select",
@@ -130,7 +152,9 @@ function filterForm(filters: Record<string, string>, limit: string): HTMLElement
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter events" },
-    FIELDS.filter(([name]) => primary.includes(name)).map(([name, label, hint]) => field(name, label, hint, name === "q" ? "search" : "text")),
+    FIELDS.filter(([name]) => primary.includes(name)).map(([name, label, hint]) =>
+      field(name, label, hint, name === "q" ? "search" : "text"),
+    ),
     field("from", "From (UTC day)", "", "date"),
     field("to", "To (UTC day, inclusive)", "", "date"),
     h(

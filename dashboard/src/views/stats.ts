@@ -51,7 +51,7 @@ async function hourly(api: Api, start: number, end: number): Promise<Bar[]> {
   const worker = async () => {
     while (next < hours.length) {
       const i = next++;
-      const t = hours[i]!;
+      const t = hours[i] ?? start;
       const page = await api.events({ from: new Date(Math.max(t, start)).toISOString(), to: lastMicroBefore(t + HOUR_MS), limit: 1 });
       bars[i] = { label: fmt.hour(t), title: `${fmt.time(new Date(t).toISOString())}`, value: page.count };
     }
@@ -83,10 +83,21 @@ export async function stats(ctx: Ctx): Promise<void> {
       ["Last 7 days", s.last_7_days],
       ["Last 30 days", s.last_30_days],
       ["In this range", s.range.count],
-    ].map(([label, n]) => h("div", { class: "card stat" }, h("p", { class: "stat-label" }, String(label)), h("span", { class: "stat-value" }, fmt.count(Number(n))))),
+    ].map(([label, n]) =>
+      h(
+        "div",
+        { class: "card stat" },
+        h("p", { class: "stat-label" }, String(label)),
+        h("span", { class: "stat-value" }, fmt.count(Number(n))),
+      ),
+    ),
   );
   if (s.total === 0) {
-    replace(body, totals, notice("empty", "No events recorded yet.", "Statistics appear once backends trigger events through herald's HTTP API."));
+    replace(
+      body,
+      totals,
+      notice("empty", "No events recorded yet.", "Statistics appear once backends trigger events through herald's HTTP API."),
+    );
     body.removeAttribute("aria-busy");
     return;
   }
@@ -94,7 +105,11 @@ export async function stats(ctx: Ctx): Promise<void> {
   if (perHour) {
     const [start, end] = rangeMs(range, Date.now());
     if ((end - start) / HOUR_MS > MAX_HOURS) {
-      chart = notice("info", "The hourly chart covers two days at most.", "Choose “Last 24 hours” or a range of one or two days, or show the chart per day.");
+      chart = notice(
+        "info",
+        "The hourly chart covers two days at most.",
+        "Choose “Last 24 hours” or a range of one or two days, or show the chart per day.",
+      );
     } else {
       try {
         chart = barChart("Events per hour (local time)", await hourly(ctx.api, start, end));
@@ -115,10 +130,30 @@ export async function stats(ctx: Ctx): Promise<void> {
     h(
       "div",
       { class: "grid-2" },
-      breakdown("By action", "Action", s.by_action.map((r) => ({ key: r.action, count: r.count })), (k) => links.search({ action: k })),
-      breakdown("By model", "Model", s.by_model.map((r) => ({ key: r.model, count: r.count })), links.model),
-      breakdown("By user", "User", s.by_user.map((r) => ({ key: r.user, count: r.count })), links.user),
-      breakdown("By channel", "Channel", s.by_channel.map((r) => ({ key: r.channel, count: r.count })), (k) => links.search({ channel: k })),
+      breakdown(
+        "By action",
+        "Action",
+        s.by_action.map((r) => ({ key: r.action, count: r.count })),
+        (k) => links.search({ action: k }),
+      ),
+      breakdown(
+        "By model",
+        "Model",
+        s.by_model.map((r) => ({ key: r.model, count: r.count })),
+        links.model,
+      ),
+      breakdown(
+        "By user",
+        "User",
+        s.by_user.map((r) => ({ key: r.user, count: r.count })),
+        links.user,
+      ),
+      breakdown(
+        "By channel",
+        "Channel",
+        s.by_channel.map((r) => ({ key: r.channel, count: r.count })),
+        (k) => links.search({ channel: k }),
+      ),
     ),
   );
   body.removeAttribute("aria-busy");
