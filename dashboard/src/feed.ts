@@ -5,12 +5,8 @@
 // client-js's `AuditStream`, which reconnects with `?after=<last seq>`: herald replays what
 // was missed from the store, then goes on live. Pausing closes the stream; resuming opens
 // one after the last delivered seq, so nothing recorded meanwhile is skipped.
-//
-// A herald without the stream endpoint (404) is followed by polling `/events` after the
-// last seq instead: herald numbers an app's events consecutively and never exposes seq N+1
-// before N, so that too neither skips nor repeats an event.
 
-import { type Api, AuditApiError, type EventSummary, isUnauthorized, type Query, reason } from "./api";
+import { type Api, type EventSummary, isUnauthorized, type Query, reason } from "./api";
 
 export type FeedStatus = "connecting" | "live" | "reconnecting" | "paused" | "unauthorized" | "failed" | "stopped";
 
@@ -22,15 +18,6 @@ export interface FeedHandlers {
 
 /** Events arriving together (catching up) are handed over in one batch per this interval. */
 const BATCH_MS = 50;
-/** Polling (no stream endpoint): how often an idle feed asks, and how much per request. */
-const POLL_MS = 1000;
-const POLL_PAGE = 500;
-
-/** The `/events` cursor meaning "ascending, after `seq`" (herald's `v1:a:SEQ`, base64url). */
-function cursorAfter(seq: number): string {
-  return btoa(`v1:a:${seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 export class LiveFeed {
   private lastSeq = 0;
   private abort: AbortController | null = null;
@@ -114,36 +101,8 @@ export class LiveFeed {
     } catch (e) {
       if (abort.signal.aborted) return;
       if (isUnauthorized(e)) return this.unauthorized(e);
-      if (e instanceof AuditApiError && e.status === 404) return this.poll(abort);
       this.abort = null;
       this.setStatus("failed", `${reason(e)}. Reload the page to try again.`);
-    }
-  }
-
-  /** Follows the trail by polling `/events` after the last seq (no stream endpoint). */
-  private async poll(abort: AbortController): Promise<void> {
-    let failures = 0;
-    while (!abort.signal.aborted) {
-      let full = false;
-      try {
-        const page = await this.api.events({ ...this.filters, cursor: cursorAfter(this.lastSeq), limit: POLL_PAGE });
-        if (abort.signal.aborted) return;
-        const fresh = page.results.filter((e) => e.seq > this.lastSeq);
-        const newest = fresh.at(-1);
-        if (newest) {
-          this.lastSeq = newest.seq;
-          this.on.events(fresh, false);
-        }
-        failures = 0;
-        full = page.next !== null;
-        this.setStatus("live");
-      } catch (e) {
-        if (abort.signal.aborted) return;
-        if (isUnauthorized(e)) return this.unauthorized(e);
-        failures += 1;
-        this.setStatus("reconnecting", `${reason(e)}. Reconnecting; nothing is lost meanwhile.`);
-      }
-      await sleep(full ? 0 : failures ? Math.min(4000, 250 * 2 ** failures) : POLL_MS);
     }
   }
 
