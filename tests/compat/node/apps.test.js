@@ -2,32 +2,23 @@
 // Apps configured from herald.toml (non-numeric ids, isolation between apps) and
 // pusher-js's reaction to an unknown key (4001: refused, no reconnect loop).
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, createClient, serverLib, recordChannel, closeAll, waitUntil } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, createClient, serverLib, recordChannel, waitUntil } = require('../lib/clients');
 const { AUDIT_EVENT } = require('../lib/fixtures');
 
 const APP_A = { id: 'app-id', key: 'other-key', secret: 'other-secret', enabled: true, client_events: true };
 const APP_B = { id: '42', key: 'second-key', secret: 'second-secret', enabled: true };
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald({ apps: [APP_A, APP_B] });
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite({ apps: [APP_A, APP_B] });
+const { test, clients } = suite;
 
 function libFor(app) {
-  return serverLib(h, { appId: app.id, key: app.key, secret: app.secret });
+  return serverLib(suite.h, { appId: app.id, key: app.key, secret: app.secret });
 }
 
 test('a non-numeric app id from TOML works with the Node library and pusher-js', async () => {
-  const c = await connectClient(h, { key: APP_A.key });
+  const c = await connectClient(suite.h, { key: APP_A.key });
   clients.push(c);
   const log = recordChannel(await c.subscribe('audit-channel'));
   const pusher = libFor(APP_A);
@@ -41,8 +32,8 @@ test('a non-numeric app id from TOML works with the Node library and pusher-js',
 });
 
 test('apps are isolated: same channel name, different app, no cross-delivery', async () => {
-  const a = await connectClient(h, { key: APP_A.key });
-  const b = await connectClient(h, { key: APP_B.key });
+  const a = await connectClient(suite.h, { key: APP_A.key });
+  const b = await connectClient(suite.h, { key: APP_B.key });
   clients.push(a, b);
   const logA = recordChannel(await a.subscribe('shared-name'));
   const logB = recordChannel(await b.subscribe('shared-name'));
@@ -53,12 +44,12 @@ test('apps are isolated: same channel name, different app, no cross-delivery', a
   assert.equal(logA.filter((e) => e.event === 'for-b').length, 0, 'app A received app B\'s event');
   assert.equal(logB.filter((e) => e.event === 'for-a').length, 0, 'app B received app A\'s event');
   // A key/secret pair of one app cannot publish into another app's id.
-  const crossed = await serverLib(h, { appId: APP_B.id, key: APP_A.key, secret: APP_A.secret }).trigger('shared-name', 'x', {}).catch((e) => e);
+  const crossed = await serverLib(suite.h, { appId: APP_B.id, key: APP_A.key, secret: APP_A.secret }).trigger('shared-name', 'x', {}).catch((e) => e);
   assert.ok(crossed.status === 401 || crossed.status === 403 || crossed.status === 404, `cross-app trigger answered ${crossed.status}`);
 });
 
 test('an unknown key makes pusher-js stop with 4001 and not reconnect', async () => {
-  const c = createClient(h, { key: 'no-such-key' });
+  const c = createClient(suite.h, { key: 'no-such-key' });
   clients.push(c);
   const err = await c.errors.waitFor((e) => e?.error?.data?.code === 4001, 'a 4001 error');
   assert.equal(err.error.type, 'PusherError');

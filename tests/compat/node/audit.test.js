@@ -2,22 +2,13 @@
 // Events triggered through the official Node library are recorded, and the backend
 // queries the audit API with the same library's generic signed `get`.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, waitUntil, closeAll } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, waitUntil } = require('../lib/clients');
 const { AUDIT_EVENT, AUDIT_ROUTES } = require('../lib/fixtures');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald({ env: { HERALD_APP_AUDIT_TOKEN: 'dashboard-token' } });
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite({ env: { HERALD_APP_AUDIT_TOKEN: 'dashboard-token' } });
+const { test, clients } = suite;
 
 async function auditGet(lib, path, params = {}) {
   const res = await lib.get({ path: `/audit${path}`, params });
@@ -26,8 +17,8 @@ async function auditGet(lib, path, params = {}) {
 }
 
 test('triggers (single, multi-channel, batch) are delivered and recorded with every field', async () => {
-  const lib = serverLib(h);
-  const c = await connectClient(h);
+  const lib = serverLib(suite.h);
+  const c = await connectClient(suite.h);
   clients.push(c);
   const log = recordChannel(await c.subscribe('audit-channel'));
 
@@ -72,19 +63,19 @@ test('triggers (single, multi-channel, batch) are delivered and recorded with ev
 });
 
 test('the audit API refuses bad signatures, wrong tokens and bad filters with reasons', async () => {
-  const wrong = serverLib(h, { secret: 'not-the-secret' });
+  const wrong = serverLib(suite.h, { secret: 'not-the-secret' });
   await assert.rejects(wrong.get({ path: '/audit/events' }), (err) => err.status === 401);
-  const res = await fetch(`http://127.0.0.1:${h.port}/apps/1/audit/events?limit=-3`, {
+  const res = await fetch(`http://127.0.0.1:${suite.h.port}/apps/1/audit/events?limit=-3`, {
     headers: { authorization: 'Bearer dashboard-token' },
   });
   assert.equal(res.status, 400);
   assert.match(await res.text(), /limit/);
-  const csv = await fetch(`http://127.0.0.1:${h.port}/apps/1/audit/export?format=csv`, {
+  const csv = await fetch(`http://127.0.0.1:${suite.h.port}/apps/1/audit/export?format=csv`, {
     headers: { authorization: 'Bearer dashboard-token' },
   });
   assert.equal(csv.status, 200);
   assert.match(csv.headers.get('content-type') ?? '', /csv/);
-  const bad = await fetch(`http://127.0.0.1:${h.port}/apps/1/audit/export?format=csv`, {
+  const bad = await fetch(`http://127.0.0.1:${suite.h.port}/apps/1/audit/export?format=csv`, {
     headers: { authorization: 'Bearer guess' },
   });
   assert.equal(bad.status, 401);

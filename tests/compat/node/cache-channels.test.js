@@ -2,26 +2,17 @@
 // Cache channels keep the last triggered event and replay it right after
 // subscription_succeeded; `pusher:cache_miss` when nothing is cached.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll, authorizerFrom } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, authorizerFrom } = require('../lib/clients');
 const { AUDIT_EVENT } = require('../lib/fixtures');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 /** Subscribes and records everything the channel emits, from subscription_succeeded on. */
 async function subscribeRecording(name, options = {}) {
-  const c = await connectClient(h, options);
+  const c = await connectClient(suite.h, options);
   clients.push(c);
   const channel = c.pusher.subscribe(name);
   const log = recordChannel(channel);
@@ -30,7 +21,7 @@ async function subscribeRecording(name, options = {}) {
 }
 
 test('a new subscriber gets the last cached event right after subscribing', async () => {
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await pusher.trigger('cache-audit', 'model-change', { ...AUDIT_EVENT, object_id: 1 });
   await pusher.trigger('cache-audit', 'model-change', { ...AUDIT_EVENT, object_id: 2 });
   const { log } = await subscribeRecording('cache-audit');
@@ -51,7 +42,7 @@ test('an empty cache channel sends pusher:cache_miss', async () => {
 });
 
 test('GET /channels/{cache} ?info=cache returns the cached data and a ttl', async () => {
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await pusher.trigger('cache-info', 'latest', { v: 42 });
   const info = await (await pusher.get({ path: '/channels/cache-info', params: { info: 'cache' } })).json();
   assert.ok(info.cache, `no cache in ${JSON.stringify(info)}`);
@@ -60,7 +51,7 @@ test('GET /channels/{cache} ?info=cache returns the cached data and a ttl', asyn
 });
 
 test('private-cache- channels cache too (with private auth)', async () => {
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await pusher.trigger('private-cache-orders', 'order', { id: 9 });
   const { log } = await subscribeRecording('private-cache-orders', { channelAuthorization: authorizerFrom(pusher) });
   const got = await log.waitFor((e) => e.event === 'order', 'cached order');
@@ -68,7 +59,7 @@ test('private-cache- channels cache too (with private auth)', async () => {
 });
 
 test('a channel that merely contains "cache-" is not a cache channel', async () => {
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await pusher.trigger('my-cache-channel', 'ev', { x: 1 });
   const { log } = await subscribeRecording('my-cache-channel');
   await pusher.trigger('my-cache-channel', 'sentinel', {});

@@ -1,25 +1,16 @@
 'use strict';
 // Public channels end to end with pusher-js and the official Node `pusher` library.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, waitUntil, closeAll } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, waitUntil } = require('../lib/clients');
 const { AUDIT_EVENT, AUDIT_ROUTES } = require('../lib/fixtures');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 async function client() {
-  const c = await connectClient(h);
+  const c = await connectClient(suite.h);
   clients.push(c);
   return c;
 }
@@ -44,7 +35,7 @@ test('pusher-js connects and gets a Pusher-shaped socket_id', async () => {
 test('Node library trigger reaches pusher-js on each audit channel with the payload intact', async () => {
   const c = await client();
   const logs = await subscribeAuditChannels(c);
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   for (const [channel, event] of AUDIT_ROUTES) {
     const res = await pusher.trigger(channel, event, AUDIT_EVENT);
     assert.equal(res.status, 200);
@@ -59,7 +50,7 @@ test('one trigger to several channels (`channels`) reaches all of them', async (
   const logs = await subscribeAuditChannels(c);
   const names = AUDIT_ROUTES.map(([name]) => name);
   const payload = { ...AUDIT_EVENT, object_id: 54 };
-  const res = await serverLib(h).trigger(names, 'model-change', payload);
+  const res = await serverLib(suite.h).trigger(names, 'model-change', payload);
   assert.equal(res.status, 200);
   for (const name of names) {
     const got = await logs[name].waitFor((e) => e.event === 'model-change' && e.data.object_id === 54, `model-change on ${name}`);
@@ -71,7 +62,7 @@ test('triggerBatch delivers every event of the batch to its own channel', async 
   const c = await client();
   const logs = await subscribeAuditChannels(c);
   const batch = AUDIT_ROUTES.map(([channel, name], i) => ({ channel, name, data: { ...AUDIT_EVENT, object_id: 100 + i } }));
-  const res = await serverLib(h).triggerBatch(batch);
+  const res = await serverLib(suite.h).triggerBatch(batch);
   assert.equal(res.status, 200);
   assert.equal(typeof (await res.json()), 'object');
   for (const [i, [channel, name]] of AUDIT_ROUTES.entries()) {
@@ -85,7 +76,7 @@ test('socket_id excludes exactly that connection', async () => {
   const b = await client();
   const logA = recordChannel(await a.subscribe('exclusion-test'));
   const logB = recordChannel(await b.subscribe('exclusion-test'));
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await pusher.trigger('exclusion-test', 'excluded', { n: 1 }, { socket_id: a.socketId });
   await logB.waitFor((e) => e.event === 'excluded', 'excluded event at B');
   // A sentinel sent after the excluded event; once A has it, the excluded one would have arrived.
@@ -99,7 +90,7 @@ test('trigger with info=subscription_count answers the real count', async () => 
   const b = await client();
   await a.subscribe('counted-channel');
   await b.subscribe('counted-channel');
-  const res = await serverLib(h).trigger('counted-channel', 'ping', { x: 1 }, { info: 'subscription_count' });
+  const res = await serverLib(suite.h).trigger('counted-channel', 'ping', { x: 1 }, { info: 'subscription_count' });
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { channels: { 'counted-channel': { subscription_count: 2 } } });
 });
@@ -110,7 +101,7 @@ test('GET /channels and /channels/{name} report occupied channels, and go back t
   await a.subscribe('occupancy-one');
   await b.subscribe('occupancy-one');
   await b.subscribe('occupancy-two');
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
 
   const list = await (await pusher.get({ path: '/channels' })).json();
   assert.ok(list.channels['occupancy-one'], `occupancy-one missing from ${JSON.stringify(list)}`);
@@ -142,7 +133,7 @@ test('GET /channels and /channels/{name} report occupied channels, and go back t
 test('pusher-js unsubscribe stops delivery and frees the channel', async () => {
   const c = await client();
   await c.subscribe('unsub-test');
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   c.pusher.unsubscribe('unsub-test');
   await waitUntil(async () => !(await (await pusher.get({ path: '/channels/unsub-test' })).json()).occupied, 'unsub-test vacated');
   assert.equal(c.state, 'connected');

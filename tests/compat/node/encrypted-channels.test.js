@@ -3,32 +3,23 @@
 // encryptionMasterKeyBase64; herald passes the ciphertext through; pusher-js decrypts it with
 // the shared_secret that authorizeChannel returned to it.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll, authorizerFrom } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, authorizerFrom } = require('../lib/clients');
 const { AUDIT_EVENT } = require('../lib/fixtures');
 
 const MASTER_KEY_B64 = crypto.randomBytes(32).toString('base64');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 function encryptingLib() {
-  return serverLib(h, { encryptionMasterKeyBase64: MASTER_KEY_B64 });
+  return serverLib(suite.h, { encryptionMasterKeyBase64: MASTER_KEY_B64 });
 }
 
 async function subscriber(name) {
-  const c = await connectClient(h, { channelAuthorization: authorizerFrom(encryptingLib()) });
+  const c = await connectClient(suite.h, { channelAuthorization: authorizerFrom(encryptingLib()) });
   clients.push(c);
   const channel = await c.subscribe(name);
   return { c, log: recordChannel(channel) };
@@ -62,8 +53,8 @@ test('triggerBatch with an encrypted channel is decrypted too', async () => {
 });
 
 test('an encrypted channel needs a valid private auth', async () => {
-  const c = await connectClient(h, {
-    channelAuthorization: { customHandler: (_p, cb) => cb(null, { auth: `${h.app.key}:${'a'.repeat(64)}`, shared_secret: crypto.randomBytes(32).toString('base64') }) },
+  const c = await connectClient(suite.h, {
+    channelAuthorization: { customHandler: (_p, cb) => cb(null, { auth: `${suite.h.app.key}:${'a'.repeat(64)}`, shared_secret: crypto.randomBytes(32).toString('base64') }) },
   });
   clients.push(c);
   const log = recordChannel(c.pusher.subscribe('private-encrypted-locked'));

@@ -3,32 +3,24 @@
 // activity_timeout driving pusher-js's ping/pong keepalive, invalid channel names refused
 // without dropping the socket, and a graceful shutdown that sends 4200 (pusher-js: retry).
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll, waitUntil } = require('../lib/clients');
+const { startHerald } = require('../lib/herald');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, waitUntil } = require('../lib/clients');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald({ env: { HERALD_ACTIVITY_TIMEOUT: '1' } });
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite({ env: { HERALD_ACTIVITY_TIMEOUT: '1' } });
+const { test, clients } = suite;
 
 test('GET / and GET /ready answer 200', async () => {
   for (const path of ['/', '/ready']) {
-    const res = await fetch(`${h.baseUrl}${path}`);
+    const res = await fetch(`${suite.h.baseUrl}${path}`);
     assert.equal(res.status, 200, path);
   }
 });
 
 test('an idle pusher-js stays connected through ping/pong with a 1 s activity_timeout', async () => {
   // pongTimeout 1 s: pusher-js drops the connection if a ping of its own goes unanswered.
-  const c = await connectClient(h, { pongTimeout: 1000 });
+  const c = await connectClient(suite.h, { pongTimeout: 1000 });
   clients.push(c);
   assert.equal(c.pusher.connection.activityTimeout, 1000, 'pusher-js did not adopt the handshake\'s activity_timeout');
   const log = recordChannel(await c.subscribe('keepalive'));
@@ -36,12 +28,12 @@ test('an idle pusher-js stays connected through ping/pong with a 1 s activity_ti
   await new Promise((r) => setTimeout(r, 3500));
   assert.ok(c.messages.filter((m) => m.event === 'pusher:pong' || m.event === 'pusher:ping').length >= 2, `no keepalive traffic: ${JSON.stringify(c.messages.items.map((m) => m.event))}`);
   assert.equal(c.states.filter((s) => s.previous === 'connected').length, 0, `the idle connection dropped: ${JSON.stringify(c.states.items)}`);
-  await serverLib(h).trigger('keepalive', 'after-idle', { ok: 1 });
+  await serverLib(suite.h).trigger('keepalive', 'after-idle', { ok: 1 });
   await log.waitFor((e) => e.event === 'after-idle', 'an event after idling');
 });
 
 test('invalid channel names are refused and the socket stays usable', async () => {
-  const c = await connectClient(h);
+  const c = await connectClient(suite.h);
   clients.push(c);
   for (const name of ['has space', 'bad!char', 'x'.repeat(201)]) {
     const log = recordChannel(c.pusher.subscribe(name));
@@ -53,7 +45,7 @@ test('invalid channel names are refused and the socket stays usable', async () =
     c.pusher.unsubscribe(name);
   }
   const ok = recordChannel(await c.subscribe('valid-=@,.;_-name'));
-  await serverLib(h).trigger('valid-=@,.;_-name', 'fine', {});
+  await serverLib(suite.h).trigger('valid-=@,.;_-name', 'fine', {});
   await ok.waitFor((e) => e.event === 'fine', 'event on a name using every allowed punctuation');
   assert.equal(c.states.filter((s) => s.previous === 'connected').length, 0);
 });

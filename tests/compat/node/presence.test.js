@@ -2,25 +2,17 @@
 // Presence channels through pusher-js's Members API, with auth signed by the
 // official Node library, and the HTTP API's presence views.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll, waitUntil, authorizerFrom } = require('../lib/clients');
+const { startHerald } = require('../lib/herald');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, waitUntil, authorizerFrom } = require('../lib/clients');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 /** A pusher-js client that joins presence channels as `userId` with `info`. */
 async function member(userId, info = { name: `User ${userId}` }) {
-  const c = await connectClient(h, { channelAuthorization: authorizerFrom(serverLib(h), { user_id: userId, user_info: info }) });
+  const c = await connectClient(suite.h, { channelAuthorization: authorizerFrom(serverLib(suite.h), { user_id: userId, user_info: info }) });
   clients.push(c);
   return c;
 }
@@ -58,7 +50,7 @@ test('member_added / member_removed fire once per user, however many sockets tha
   const a = await member('watcher');
   const chA = await a.subscribe('presence-room-2');
   const logA = recordChannel(chA);
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
 
   const b1 = await member('multi');
   await b1.subscribe('presence-room-2');
@@ -103,17 +95,17 @@ test('unsubscribe (not only disconnect) removes the member', async () => {
 });
 
 test('numeric user_id is reported as a string', async () => {
-  const a = await connectClient(h, { channelAuthorization: authorizerFrom(serverLib(h), { user_id: 10, user_info: { name: 'Mr. Pusher' } }) });
+  const a = await connectClient(suite.h, { channelAuthorization: authorizerFrom(serverLib(suite.h), { user_id: 10, user_info: { name: 'Mr. Pusher' } }) });
   clients.push(a);
   const ch = await a.subscribe('presence-numeric');
-  const users = await (await serverLib(h).get({ path: '/channels/presence-numeric/users' })).json();
+  const users = await (await serverLib(suite.h).get({ path: '/channels/presence-numeric/users' })).json();
   assert.deepEqual(users, { users: [{ id: '10' }] });
   assert.equal(ch.members.count, 1);
   assert.ok(ch.members.get('10'), 'member 10 missing');
 });
 
 test('HTTP API: /users, info=user_count on channel and channel list, and 400 for non-presence', async () => {
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   const x = await member('u1');
   const y = await member('u2');
   const y2 = await member('u2');
@@ -132,7 +124,7 @@ test('HTTP API: /users, info=user_count on channel and channel list, and 400 for
   const trig = await (await pusher.trigger('presence-api', 'e', {}, { info: 'user_count' })).json();
   assert.equal(trig.channels['presence-api'].user_count, 2);
 
-  const c = await connectClient(h);
+  const c = await connectClient(suite.h);
   clients.push(c);
   await c.subscribe('public-not-presence');
   const nonPresence = await pusher.get({ path: '/channels/public-not-presence/users' }).catch((e) => e);
@@ -144,8 +136,8 @@ test('HTTP API: /users, info=user_count on channel and channel list, and 400 for
 });
 
 test('presence auth with tampered channel_data is rejected', async () => {
-  const server = serverLib(h);
-  const c = await connectClient(h, {
+  const server = serverLib(suite.h);
+  const c = await connectClient(suite.h, {
     channelAuthorization: {
       customHandler: ({ socketId, channelName }, cb) => {
         const signed = server.authorizeChannel(socketId, channelName, { user_id: 'mallory', user_info: {} });

@@ -2,27 +2,18 @@
 // Private channels, authorized by a handler that signs with the official Node
 // library's authorizeChannel, and every negative auth path (the socket must stay connected).
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll, authorizerFrom } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel, authorizerFrom } = require('../lib/clients');
 const { AUDIT_EVENT } = require('../lib/fixtures');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 /** A pusher-js client whose channel authorizer returns whatever `authFor(socketId, channel)` gives. */
 async function clientWithAuth(authFor) {
-  const c = await connectClient(h, {
+  const c = await connectClient(suite.h, {
     channelAuthorization: {
       customHandler: ({ socketId, channelName }, cb) => cb(null, authFor(socketId, channelName)),
     },
@@ -53,14 +44,14 @@ async function assertStillUsable(c, socketIdBefore) {
   assert.equal(c.socketId, socketIdBefore, 'the connection was replaced (closed and reconnected)');
   const name = `after-error-${crypto.randomUUID()}`;
   const log = recordChannel(await c.subscribe(name));
-  await serverLib(h).trigger(name, 'still-here', { ok: true });
+  await serverLib(suite.h).trigger(name, 'still-here', { ok: true });
   await log.waitFor((e) => e.event === 'still-here', 'an event after the auth error');
   assert.equal(c.states.filter((s) => s.previous === 'connected').length, 0, `the connection dropped: ${JSON.stringify(c.states.items)}`);
 }
 
 test('authorizeChannel-signed subscription succeeds and receives triggered events', async () => {
-  const server = serverLib(h);
-  const c = await connectClient(h, { channelAuthorization: authorizerFrom(server) });
+  const server = serverLib(suite.h);
+  const c = await connectClient(suite.h, { channelAuthorization: authorizerFrom(server) });
   clients.push(c);
   const log = recordChannel(await c.subscribe('private-audit'));
   await server.trigger('private-audit', 'model-change', AUDIT_EVENT);
@@ -69,7 +60,7 @@ test('authorizeChannel-signed subscription succeeds and receives triggered event
 });
 
 test('wrong signature → pusher:error and pusher:subscription_error; socket stays connected', async () => {
-  const c = await clientWithAuth((socketId, channel) => ({ auth: `${h.app.key}:${'0'.repeat(64)}` }));
+  const c = await clientWithAuth((socketId, channel) => ({ auth: `${suite.h.app.key}:${'0'.repeat(64)}` }));
   const id = c.socketId;
   const err = await expectSubscriptionError(c, 'private-wrong-sig');
   assert.ok(err, 'subscription_error carries data');
@@ -79,7 +70,7 @@ test('wrong signature → pusher:error and pusher:subscription_error; socket sta
 });
 
 test('signature made with another secret → subscription_error', async () => {
-  const other = serverLib(h, { secret: 'another-secret' });
+  const other = serverLib(suite.h, { secret: 'another-secret' });
   const c = await clientWithAuth((socketId, channel) => other.authorizeChannel(socketId, channel));
   const id = c.socketId;
   await expectSubscriptionError(c, 'private-other-secret');
@@ -87,7 +78,7 @@ test('signature made with another secret → subscription_error', async () => {
 });
 
 test('signature for another channel → subscription_error', async () => {
-  const server = serverLib(h);
+  const server = serverLib(suite.h);
   const c = await clientWithAuth((socketId) => server.authorizeChannel(socketId, 'private-something-else'));
   const id = c.socketId;
   await expectSubscriptionError(c, 'private-replayed');
@@ -95,7 +86,7 @@ test('signature for another channel → subscription_error', async () => {
 });
 
 test('wrong key before the colon → subscription_error', async () => {
-  const server = serverLib(h);
+  const server = serverLib(suite.h);
   const c = await clientWithAuth((socketId, channel) => {
     const { auth } = server.authorizeChannel(socketId, channel);
     return { auth: `wrong-key:${auth.split(':')[1]}` };
@@ -115,16 +106,16 @@ test('missing auth → subscription_error', async () => {
 });
 
 test('a rejected subscription receives nothing from the channel', async () => {
-  const c = await clientWithAuth(() => ({ auth: `${h.app.key}:${'f'.repeat(64)}` }));
+  const c = await clientWithAuth(() => ({ auth: `${suite.h.app.key}:${'f'.repeat(64)}` }));
   const channel = c.pusher.channel('private-locked') || c.pusher.subscribe('private-locked');
   const log = recordChannel(channel);
   await log.waitFor((e) => e.event === 'pusher:subscription_error', 'subscription_error');
-  const info = await (await serverLib(h).get({ path: '/channels/private-locked' })).json();
+  const info = await (await serverLib(suite.h).get({ path: '/channels/private-locked' })).json();
   assert.equal(info.occupied, false, 'a rejected socket was counted as a subscriber');
-  await serverLib(h).trigger('private-locked', 'secret-stuff', { leaked: true });
+  await serverLib(suite.h).trigger('private-locked', 'secret-stuff', { leaked: true });
   // Barrier: a public event triggered afterwards reaches the same socket.
   const probe = recordChannel(await c.subscribe('probe-after-locked'));
-  await serverLib(h).trigger('probe-after-locked', 'probe', {});
+  await serverLib(suite.h).trigger('probe-after-locked', 'probe', {});
   await probe.waitFor((e) => e.event === 'probe', 'probe');
   assert.equal(log.filter((e) => e.event === 'secret-stuff').length, 0, 'event leaked to an unauthorized socket');
 });

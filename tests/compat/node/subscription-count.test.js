@@ -2,27 +2,18 @@
 // The per-app opt-in `subscription_count` feature, seen through pusher-js's
 // `pusher:subscription_count` channel event and `channel.subscriptionCount`.
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
-const { connectClient, serverLib, recordChannel, closeAll } = require('../lib/clients');
+const { heraldSuite } = require('../lib/suite');
+const { connectClient, serverLib, recordChannel } = require('../lib/clients');
 
 const COUNTED = { id: '11', key: 'counted-key', secret: 'counted-secret', enabled: true, subscription_count: true };
 const PLAIN = { id: '12', key: 'plain-key', secret: 'plain-secret', enabled: true, subscription_count: false };
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald({ apps: [COUNTED, PLAIN] });
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite({ apps: [COUNTED, PLAIN] });
+const { test, clients } = suite;
 
 async function join(app, name) {
-  const c = await connectClient(h, { key: app.key });
+  const c = await connectClient(suite.h, { key: app.key });
   clients.push(c);
   const channel = c.pusher.subscribe(name);
   const log = recordChannel(channel);
@@ -48,7 +39,7 @@ test('opted-in app: every subscribe/unsubscribe updates the count for all subscr
 test('app without the opt-in: no pusher:subscription_count events', async () => {
   const a = await join(PLAIN, 'plain-room');
   await join(PLAIN, 'plain-room');
-  const pusher = serverLib(h, { appId: PLAIN.id, key: PLAIN.key, secret: PLAIN.secret });
+  const pusher = serverLib(suite.h, { appId: PLAIN.id, key: PLAIN.key, secret: PLAIN.secret });
   await pusher.trigger('plain-room', 'sentinel', {});
   await a.log.waitFor((e) => e.event === 'sentinel', 'sentinel');
   assert.equal(a.log.filter((e) => e.event === 'pusher:subscription_count').length, 0);

@@ -3,26 +3,18 @@
 // official Node library's authenticateUser), sendToUser, terminateUserConnections, the
 // watchlist, and the optional "authorized connections only" timeout (4009).
 
-const { test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startHerald, withHeraldLogs } = require('../lib/herald');
+const { startHerald } = require('../lib/herald');
+const { heraldSuite } = require('../lib/suite');
 const {
-  connectClient, createClient, serverLib, recordChannel, closeAll, waitUntil, authorizerFrom, userAuthenticatorFrom, EventLog,
+  connectClient, createClient, serverLib, recordChannel, waitUntil, authorizerFrom, userAuthenticatorFrom, EventLog,
 } = require('../lib/clients');
 
-let h;
-const test = withHeraldLogs(() => h, nodeTest);
-const clients = [];
-before(async () => {
-  h = await startHerald();
-});
-after(async () => {
-  await closeAll(clients);
-  await h?.stop();
-});
+const suite = heraldSuite();
+const { test, clients } = suite;
 
 /** Connects, signs in as `userData.id`, and waits until #server-to-user-{id} is subscribed. */
-async function signedIn(userData, server = h) {
+async function signedIn(userData, server = suite.h) {
   const c = await connectClient(server, { userAuthentication: userAuthenticatorFrom(serverLib(server), userData) });
   clients.push(c);
   c.userEvents = new EventLog();
@@ -40,21 +32,21 @@ test('sign-in succeeds and sendToUser reaches every socket of that user only', a
   const u1a = await signedIn({ id: 'user-1', user_info: { name: 'One' } });
   const u1b = await signedIn({ id: 'user-1', user_info: { name: 'One' } });
   const u2 = await signedIn({ id: 'user-2' });
-  const res = await serverLib(h).sendToUser('user-1', 'notification', { text: 'hello', n: 1 });
+  const res = await serverLib(suite.h).sendToUser('user-1', 'notification', { text: 'hello', n: 1 });
   assert.equal(res.status, 200);
   for (const c of [u1a, u1b]) {
     const got = await c.userEvents.waitFor((e) => e.event === 'notification', 'notification');
     assert.deepEqual(got.data, { text: 'hello', n: 1 });
   }
-  await serverLib(h).sendToUser('user-2', 'sentinel', {});
+  await serverLib(suite.h).sendToUser('user-2', 'sentinel', {});
   await u2.userEvents.waitFor((e) => e.event === 'sentinel', 'sentinel at user-2');
   assert.equal(u2.userEvents.filter((e) => e.event === 'notification').length, 0, 'user-2 got user-1\'s event');
 });
 
 test('sign-in with a bad signature is refused and the user channel is not joined', async () => {
-  const c = await connectClient(h, {
+  const c = await connectClient(suite.h, {
     userAuthentication: {
-      customHandler: ({ socketId }, cb) => cb(null, { auth: `${h.app.key}:${'0'.repeat(64)}`, user_data: JSON.stringify({ id: 'forger' }) }),
+      customHandler: ({ socketId }, cb) => cb(null, { auth: `${suite.h.app.key}:${'0'.repeat(64)}`, user_data: JSON.stringify({ id: 'forger' }) }),
     },
   });
   clients.push(c);
@@ -69,9 +61,9 @@ test('sign-in with a bad signature is refused and the user channel is not joined
   assert.ok(!c.pusher.user.user_data, 'pusher-js believes it is signed in');
   // Nothing sent to that user may reach this socket if herald keeps it open.
   if (c.state === 'connected') {
-    await serverLib(h).sendToUser('forger', 'secret', {});
+    await serverLib(suite.h).sendToUser('forger', 'secret', {});
     const probe = recordChannel(await c.subscribe('probe-forger'));
-    await serverLib(h).trigger('probe-forger', 'probe', {});
+    await serverLib(suite.h).trigger('probe-forger', 'probe', {});
     await probe.waitFor((e) => e.event === 'probe', 'probe');
     assert.equal(c.messages.filter((m) => m.event === 'secret').length, 0, 'a forged sign-in received user events');
   }
@@ -80,25 +72,25 @@ test('sign-in with a bad signature is refused and the user channel is not joined
 test('#server-to-user-{id} cannot be joined without signing in as that user', async () => {
   const victim = await signedIn({ id: 'victim' });
   const intruder = await signedIn({ id: 'intruder' });
-  const anonymous = await connectClient(h);
+  const anonymous = await connectClient(suite.h);
   clients.push(anonymous);
   for (const c of [intruder, anonymous]) {
     // pusher-js refuses '#' names in subscribe(); send the frame through its own send_event.
     c.pusher.send_event('pusher:subscribe', { auth: '', channel: '#server-to-user-victim' });
   }
-  await serverLib(h).sendToUser('victim', 'private-note', { secret: 1 });
+  await serverLib(suite.h).sendToUser('victim', 'private-note', { secret: 1 });
   await victim.userEvents.waitFor((e) => e.event === 'private-note', 'the note at the victim');
   for (const c of [intruder, anonymous]) {
     const probe = recordChannel(await c.subscribe(`probe-${c.socketId}`));
-    await serverLib(h).trigger(`probe-${c.socketId}`, 'probe', {});
+    await serverLib(suite.h).trigger(`probe-${c.socketId}`, 'probe', {});
     await probe.waitFor((e) => e.event === 'probe', 'probe');
     assert.equal(c.messages.filter((m) => m.event === 'private-note').length, 0, 'another user\'s channel was joined');
   }
 });
 
 test('presence without channel_data for a signed-in socket uses the sign-in user_data', async () => {
-  const server = serverLib(h);
-  const c = await connectClient(h, {
+  const server = serverLib(suite.h);
+  const c = await connectClient(suite.h, {
     userAuthentication: userAuthenticatorFrom(server, { id: 'signed-member', user_info: { name: 'Signed' } }),
     // The app's auth endpoint answers with `auth` only (signature over socket_id:channel).
     channelAuthorization: { customHandler: ({ socketId, channelName }, cb) => cb(null, { auth: server.authorizeChannel(socketId, channelName).auth }) },
@@ -106,7 +98,7 @@ test('presence without channel_data for a signed-in socket uses the sign-in user
   clients.push(c);
   c.pusher.signin();
   await waitUntil(() => c.pusher.user.serverToUserChannel && c.pusher.user.serverToUserChannel.subscribed, 'sign-in');
-  const watcher = await connectClient(h, { channelAuthorization: authorizerFrom(server, { user_id: 'plain-member', user_info: {} }) });
+  const watcher = await connectClient(suite.h, { channelAuthorization: authorizerFrom(server, { user_id: 'plain-member', user_info: {} }) });
   clients.push(watcher);
   const watcherChannel = await watcher.subscribe('presence-signed');
   const log = recordChannel(watcherChannel);
@@ -123,15 +115,15 @@ test('terminateUserConnections closes every signed-in socket of that user and no
   const t2 = await signedIn({ id: 'terminated' });
   const other = await signedIn({ id: 'survivor' });
   // A presence member with the same id that never signed in is not a user connection.
-  const presenceOnly = await connectClient(h, { channelAuthorization: authorizerFrom(serverLib(h), { user_id: 'terminated', user_info: {} }) });
+  const presenceOnly = await connectClient(suite.h, { channelAuthorization: authorizerFrom(serverLib(suite.h), { user_id: 'terminated', user_info: {} }) });
   clients.push(presenceOnly);
   await presenceOnly.subscribe('presence-terminate');
-  const res = await serverLib(h).terminateUserConnections('terminated');
+  const res = await serverLib(suite.h).terminateUserConnections('terminated');
   assert.equal(res.status, 200);
   for (const c of [t1, t2]) {
     await c.states.waitFor((s) => s.previous === 'connected' && s.current !== 'connected', 'the terminated socket to leave "connected"');
   }
-  await serverLib(h).sendToUser('survivor', 'still-here', {});
+  await serverLib(suite.h).sendToUser('survivor', 'still-here', {});
   await other.userEvents.waitFor((e) => e.event === 'still-here', 'event for the survivor');
   assert.equal(other.state, 'connected');
   assert.equal(presenceOnly.state, 'connected', 'a presence-only member (not signed in) was terminated');
@@ -150,7 +142,7 @@ test('watchlist: online at sign-in for users already online, then online/offline
   const late2 = await signedIn({ id: 'w-late' });
   await late2.subscribe('probe-late2');
   late2.disconnect();
-  const pusher = serverLib(h);
+  const pusher = serverLib(suite.h);
   await waitUntil(async () => !(await (await pusher.get({ path: '/channels/probe-late2' })).json()).occupied, 'herald to drop late2');
   early.disconnect();
   const offline = await watcher.watchlist.waitFor((e) => e.name === 'offline', 'offline for w-early');
