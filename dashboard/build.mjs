@@ -60,7 +60,7 @@ if (gzTotal > BUDGET_GZIP) {
 }
 if (stale.length) {
   console.error(
-    `dashboard/dist is not built from the current sources (${stale.join(", ")} differ): run \`npm run build\` in dashboard/ and commit dist/`,
+    `dashboard/dist is not built from the current sources (${stale.join(", ")} differ; the bundle includes dashboard/src and client-js/src): run \`npm run build\` in dashboard/ and commit dist/`,
   );
   process.exit(1);
 }
