@@ -17,6 +17,7 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod trigger;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::Config;

@@ -13,6 +13,7 @@ use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::Guards;
+use crate::webhooks::Webhooks;
 
 /// Handles shared by the WebSocket and HTTP layers.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Shared {
     pub audit: AuditSink,
     /// Read access to the audit store, when recording is on.
     pub audit_reader: Option<herald_audit::AuditReader>,
+    /// Webhook emitter (a no-op when no app has webhooks).
+    pub webhooks: Webhooks,
     /// Cancelled when the server starts shutting down; connection tasks then close with 4200.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
@@ -57,6 +60,7 @@ impl AppState {
         adapter: Arc<dyn Adapter>,
         audit: AuditSink,
         audit_reader: Option<herald_audit::AuditReader>,
+        webhooks: Webhooks,
         shutdown: CancellationToken,
     ) -> Self {
         Self(Arc::new(Shared {
@@ -65,6 +69,7 @@ impl AppState {
             adapter,
             audit,
             audit_reader,
+            webhooks,
             shutdown,
             tasks: TaskTracker::new(),
             guards: Guards::default(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_protocol::CloseCode;
 
-use super::{Adapter, PresenceJoin};
+use super::{Adapter, PresenceJoin, PresenceLeave, Subscriptions, Transition};
 use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, PresenceMember, SocketId};
 
 /// The adapter used when no Redis is configured.
@@ -28,12 +28,38 @@ impl Adapter for LocalAdapter {
         app.deliver(channel, &frame, except);
     }
 
-    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
-        app.subscription_count(channel)
+    async fn subscribed(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        _socket: SocketId,
+    ) -> Subscriptions {
+        let count = app.subscription_count(channel);
+        Subscriptions {
+            count,
+            occupancy: if count == 1 {
+                Transition::Began
+            } else {
+                Transition::None
+            },
+        }
     }
 
-    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, _socket: SocketId) -> usize {
-        app.subscription_count(channel)
+    async fn unsubscribed(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        _socket: SocketId,
+    ) -> Subscriptions {
+        let count = app.subscription_count(channel);
+        Subscriptions {
+            count,
+            occupancy: if count == 0 {
+                Transition::Ended { claim: None }
+            } else {
+                Transition::None
+            },
+        }
     }
 
     async fn presence_joined(
@@ -47,6 +73,11 @@ impl Adapter for LocalAdapter {
         // The hub already enforced the member limit: this node is the whole cluster.
         PresenceJoin {
             member_added: first_local_socket,
+            webhook: if first_local_socket {
+                Transition::Began
+            } else {
+                Transition::None
+            },
             presence_data: app.presence_data(channel),
             full: false,
         }
@@ -59,8 +90,15 @@ impl Adapter for LocalAdapter {
         _user_id: &str,
         _socket: SocketId,
         last_local_socket: bool,
-    ) -> bool {
-        last_local_socket
+    ) -> PresenceLeave {
+        PresenceLeave {
+            member_removed: last_local_socket,
+            webhook: if last_local_socket {
+                Transition::Ended { claim: None }
+            } else {
+                Transition::None
+            },
+        }
     }
 
     async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize {

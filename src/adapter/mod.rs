@@ -19,16 +19,51 @@ pub use redis::RedisAdapter;
 
 use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, PresenceMember, SocketId};
 
+/// A channel's cluster-wide subscription count after a local (un)subscription, and
+/// whether that change made the channel occupied or vacant cluster-wide (decided atomically
+/// where the count lives, so exactly one node sees each transition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriptions {
+    pub count: usize,
+    pub occupancy: Transition,
+}
+
+/// What a change means for the occupied / vacated (or member added / removed) webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Transition {
+    /// Nothing to report (no zero crossing, a return within a held event's window, or the
+    /// cluster state was unreachable so no node can decide).
+    #[default]
+    None,
+    /// `channel_occupied` / `member_added` is due.
+    Began,
+    /// `channel_vacated` / `member_removed` is due after the hold; in a cluster, `claim`
+    /// must be confirmed at due time (the channel or user may have come back elsewhere).
+    Ended { claim: Option<String> },
+}
+
 /// Outcome of a presence join, decided cluster-wide.
 #[derive(Debug, Clone)]
 pub struct PresenceJoin {
     /// The user had no socket in the channel anywhere in the cluster before.
     pub member_added: bool,
+    /// The `member_added` webhook: `Began` unless the user came back within the hold of
+    /// its `member_removed` (then neither is sent).
+    pub webhook: Transition,
     /// `subscription_succeeded` data listing the cluster-wide roster.
     pub presence_data: String,
     /// The user is new and the channel already has the most members allowed cluster-wide:
     /// the caller must undo its local join and refuse the subscription.
     pub full: bool,
+}
+
+/// Outcome of a presence leave, decided cluster-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceLeave {
+    /// The user has no socket left in the channel anywhere: `member_removed` is due.
+    pub member_removed: bool,
+    /// The `member_removed` webhook (`Ended`, held), when a node can decide it.
+    pub webhook: Transition,
 }
 
 /// Cluster-wide channel and user state and delivery.
@@ -48,11 +83,17 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
 
     /// Records a local subscription (already applied to the hub); returns the cluster-wide
     /// subscription count after it.
-    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize;
+    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId)
+    -> Subscriptions;
 
     /// Records a local unsubscription (already applied to the hub); returns the cluster-wide
     /// subscription count after it.
-    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize;
+    async fn unsubscribed(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        socket: SocketId,
+    ) -> Subscriptions;
 
     /// Records a presence join (already applied to the local roster).
     async fn presence_joined(
@@ -64,8 +105,7 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
         first_local_socket: bool,
     ) -> PresenceJoin;
 
-    /// Records a presence leave (already applied to the local roster). Returns true when the
-    /// user has no socket left in the channel anywhere: `member_removed` is due.
+    /// Records a presence leave (already applied to the local roster).
     async fn presence_left(
         &self,
         app: &Arc<AppHub>,
@@ -73,7 +113,7 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
         user_id: &str,
         socket: SocketId,
         last_local_socket: bool,
-    ) -> bool;
+    ) -> PresenceLeave;
 
     async fn subscription_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;
     async fn user_count(&self, app: &Arc<AppHub>, channel: &str) -> usize;

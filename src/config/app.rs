@@ -39,6 +39,9 @@ pub struct AppConfig {
     /// Bearer token accepted by the audit API for this app (in addition to signatures).
     #[serde(default)]
     pub audit_token: Option<String>,
+    /// Receivers of this app's webhooks (`[[apps.webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
 }
 
 fn yes() -> bool {
@@ -70,6 +73,7 @@ impl AppConfig {
             client_events_per_second: default_client_event_rate(),
             authorized_connections_timeout_secs: 0,
             audit_token: None,
+            webhooks: Vec::new(),
         }
     }
 

@@ -48,6 +48,9 @@ pub struct Layer {
     pub max_request_body_bytes: Option<String>,
     pub trusted_proxies: Option<String>,
     pub allow_default_credentials: Option<String>,
+    pub webhook_store: Option<String>,
+    pub webhook_give_up: Option<String>,
+    pub webhook_queue_capacity: Option<String>,
     /// The single app built from `HERALD_APP_*` (env/flags) — ignored when `apps` is set.
     pub app_id: Option<String>,
     pub app_key: Option<String>,
@@ -55,6 +58,8 @@ pub struct Layer {
     pub app_client_events: Option<String>,
     pub app_subscription_count: Option<String>,
     pub app_audit_token: Option<String>,
+    /// JSON list of webhooks of the single env-configured app.
+    pub app_webhooks: Option<String>,
     /// Several apps, from the TOML file.
     pub apps: Option<Vec<AppConfig>>,
 }
@@ -123,6 +128,10 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         ]),
         app_subscription_count: get(&["HERALD_APP_SUBSCRIPTION_COUNT"]),
         app_audit_token: get(&["HERALD_APP_AUDIT_TOKEN"]),
+        app_webhooks: get(&["HERALD_APP_WEBHOOKS", "SOKETI_DEFAULT_APP_WEBHOOKS"]),
+        webhook_store: get(&["HERALD_WEBHOOK_STORE"]),
+        webhook_give_up: get(&["HERALD_WEBHOOK_GIVE_UP"]),
+        webhook_queue_capacity: get(&["HERALD_WEBHOOK_QUEUE_CAPACITY"]),
         apps: None,
     }
 }

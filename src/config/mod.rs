@@ -95,6 +95,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The webhook outbox, give-up time and queue size (receivers are per app).
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// True when the zero-config credentials are in use (herald then warns loudly).
     pub using_default_credentials: bool,
 }

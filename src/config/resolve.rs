@@ -96,6 +96,22 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
                 false,
             )?;
             app.audit_token = pick!(layers, app_audit_token);
+            if let Some(raw) = pick!(layers, app_webhooks) {
+                app.webhooks = serde_json::from_str(&raw).map_err(|e| {
+                    ConfigError::invalid(
+                        "app_webhooks (HERALD_APP_WEBHOOKS)",
+                        format!(
+                            "expected a JSON list like [{{\"url\": \"http://…\", \"event_types\": [\"channel_occupied\"]}}]: {e}"
+                        ),
+                    )
+                })?;
+                crate::webhooks::config::validate(&app.webhooks).map_err(|(field, reason)| {
+                    ConfigError::invalid(
+                        format!("app_webhooks (HERALD_APP_WEBHOOKS) {field}"),
+                        reason,
+                    )
+                })?;
+            }
             vec![app]
         }
     };
@@ -247,6 +263,21 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             max_channel_name_len,
         ),
     };
+    let webhooks = crate::webhooks::WebhookSettings {
+        store: pick!(layers, webhook_store)
+            .unwrap_or_else(|| "./data/herald-webhooks.db".to_owned())
+            .into(),
+        give_up: secs(
+            "webhook_give_up (HERALD_WEBHOOK_GIVE_UP)",
+            pick!(layers, webhook_give_up),
+            600,
+        )?,
+        queue_capacity: count(
+            "webhook_queue_capacity (HERALD_WEBHOOK_QUEUE_CAPACITY)",
+            pick!(layers, webhook_queue_capacity),
+            10_000,
+        )?,
+    };
 
     let config = Config {
         host,
@@ -345,6 +376,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             10,
         )?,
         trusted_proxies,
+        webhooks,
         using_default_credentials,
     };
     Ok(config)
@@ -429,6 +461,8 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
                 format!("duplicate app key {:?}", app.key),
             ));
         }
+        crate::webhooks::config::validate(&app.webhooks)
+            .map_err(|(field, reason)| ConfigError::invalid(at(&field), reason))?;
         if app.client_events_per_second == 0 {
             return Err(ConfigError::invalid(
                 at("client_events_per_second"),
@@ -640,5 +674,62 @@ max_connections = 10
                 .to_string();
             assert!(err.contains(&format!("({var})")), "{var}: {err}");
         }
+    }
+
+    #[test]
+    fn webhooks_from_toml_and_from_the_env_json() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("herald.toml");
+        std::fs::write(
+            &path,
+            r#"
+webhook_give_up = 30
+[[apps]]
+id = "1"
+key = "k"
+secret = "s"
+[[apps.webhooks]]
+url = "http://127.0.0.1:9000/hooks"
+event_types = ["channel_occupied", "channel_vacated"]
+filter = { channel_name_starts_with = "private-" }
+headers = { Authorization = "Bearer t" }
+"#,
+        )
+        .unwrap();
+        let c = resolve(&[file_layer(&path).unwrap()]).unwrap();
+        let hook = &c.apps[0].webhooks[0];
+        assert_eq!(hook.event_types.len(), 2);
+        assert!(hook.filter.matches("private-x") && !hook.filter.matches("x"));
+        assert_eq!(hook.headers["Authorization"], "Bearer t");
+        assert_eq!(c.webhooks.give_up, Duration::from_secs(30));
+
+        std::fs::write(
+            &path,
+            "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n[[apps.webhooks]]\nurl = \"http://h/\"\nevent_types = [\"channel_occupid\"]\n",
+        )
+        .unwrap();
+        let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Invalid configuration: apps[0].webhooks[0].event_types: unknown event type \"channel_occupid\""),
+            "{err}"
+        );
+
+        let json = r#"[{"url":"http://127.0.0.1:1/h","event_types":["member_added"]}]"#;
+        let c = resolve(&[env(&[("SOKETI_DEFAULT_APP_WEBHOOKS", json)])]).unwrap();
+        assert_eq!(c.apps[0].webhooks[0].url, "http://127.0.0.1:1/h");
+        let err = resolve(&[env(&[(
+            "HERALD_APP_WEBHOOKS",
+            r#"[{"url":"localhost/h","event_types":["member_added"]}]"#,
+        )])])
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("app_webhooks (HERALD_APP_WEBHOOKS) webhooks[0].url"),
+            "{err}"
+        );
+        let err = resolve(&[env(&[("HERALD_APP_WEBHOOKS", "{not json")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_APP_WEBHOOKS"), "{err}");
     }
 }

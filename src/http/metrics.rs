@@ -115,6 +115,7 @@ pub fn render(state: &AppState) -> String {
         m.audit_failures.get(),
     );
     limit_refusals(&mut out);
+    webhooks(&mut out, state);
     gauge(
         &mut out,
         "herald_connections",
@@ -149,4 +150,65 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+fn webhooks(out: &mut String, state: &AppState) {
+    let m = &METRICS;
+    for (name, help, value) in [
+        (
+            "herald_webhook_events_queued_total",
+            "Webhook events accepted into an app's queue.",
+            &m.webhook_events_queued,
+        ),
+        (
+            "herald_webhook_events_dropped_total",
+            "Webhook events dropped because the app's queue was full or the outbox failed.",
+            &m.webhook_events_dropped,
+        ),
+        (
+            "herald_webhook_batches_sent_total",
+            "Webhook POSTs answered with 2xx.",
+            &m.webhook_batches_sent,
+        ),
+        (
+            "herald_webhook_events_sent_total",
+            "Webhook events delivered (in 2xx-answered POSTs).",
+            &m.webhook_events_sent,
+        ),
+        (
+            "herald_webhook_attempts_failed_total",
+            "Webhook POSTs that failed (non-2xx, timeout, connection error).",
+            &m.webhook_attempts_failed,
+        ),
+        (
+            "herald_webhook_retries_total",
+            "Failed webhook POSTs scheduled for another attempt.",
+            &m.webhook_retries,
+        ),
+        (
+            "herald_webhook_batches_given_up_total",
+            "Webhook batches abandoned after the give-up time.",
+            &m.webhook_batches_given_up,
+        ),
+        (
+            "herald_webhook_events_given_up_total",
+            "Webhook events in abandoned batches.",
+            &m.webhook_events_given_up,
+        ),
+    ] {
+        counter(out, name, help, value.get());
+    }
+    gauge(
+        out,
+        "herald_webhook_queue_depth",
+        "Webhook events waiting: in the apps' memory queues plus the outbox.",
+        (state.webhooks.queued() as i64 + m.webhook_outbox_pending.get()).max(0) as u64,
+    );
+    let t = &m.webhook_request_latency;
+    let _ = writeln!(
+        out,
+        "# HELP herald_webhook_request_seconds Time until a receiver answered a webhook POST.\n# TYPE herald_webhook_request_seconds summary\nherald_webhook_request_seconds_sum {}\nherald_webhook_request_seconds_count {}",
+        t.sum_seconds(),
+        t.count(),
+    );
 }

@@ -12,6 +12,7 @@ mod metrics;
 mod server_view;
 mod signed;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -57,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/apps/{app_id}/server",
             get(server_view::show).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                audit_auth::require_audit_auth,
+            )),
+        )
+        .route(
+            "/apps/{app_id}/webhooks/deliveries",
+            get(webhooks::deliveries).route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 audit_auth::require_audit_auth,
             )),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::adapter::{Adapter, LocalAdapter, RedisAdapter};
 use crate::audit::AuditSink;
@@ -17,12 +18,15 @@ use crate::config::{AuditMode, Config};
 use crate::http;
 use crate::hub::Hub;
 use crate::state::AppState;
+use crate::webhooks::{HeldEvents, LocalHeld, Webhooks};
 
 /// A node's state plus the background work that must finish before the process exits.
 pub struct Node {
     pub state: AppState,
     /// The audit writer; it drains its queue after `background` is cancelled.
     audit_writer: Option<tokio::task::JoinHandle<()>>,
+    /// The webhook writers (they flush their queues to the outbox) and senders.
+    webhook_tasks: TaskTracker,
     /// Cancelled once no more requests can arrive (after HTTP serving ended).
     background: CancellationToken,
 }
@@ -31,9 +35,14 @@ pub struct Node {
 pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
     let config = Arc::new(config);
     let hub = Arc::new(Hub::new(&config.apps));
-    let adapter: Arc<dyn Adapter> = match &config.redis_url {
-        Some(_) => Arc::new(RedisAdapter::start(&config, hub.clone()).await?),
-        None => Arc::new(LocalAdapter),
+    let webhooks = Webhooks::open(&config.apps, &config.webhooks)?;
+    let (adapter, held): (Arc<dyn Adapter>, Arc<dyn HeldEvents>) = match &config.redis_url {
+        Some(_) => {
+            let redis =
+                Arc::new(RedisAdapter::start(&config, hub.clone(), webhooks.clone()).await?);
+            (redis.clone(), redis)
+        }
+        None => (Arc::new(LocalAdapter), Arc::new(LocalHeld)),
     };
     let background = CancellationToken::new();
     let (audit, audit_writer, audit_reader) = match config.audit_mode {
@@ -76,10 +85,26 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
             )
         }
     };
-    let state = AppState::new(config, hub, adapter, audit, audit_reader, shutdown);
+    // Webhook tasks stop with the other background work, after every connection's cleanup
+    // has emitted its last events; pending ones stay in the outbox for the next run.
+    let webhook_tasks = TaskTracker::new();
+    webhooks
+        .start(held, background.clone(), &webhook_tasks)
+        .await;
+    webhook_tasks.close();
+    let state = AppState::new(
+        config,
+        hub,
+        adapter,
+        audit,
+        audit_reader,
+        webhooks,
+        shutdown,
+    );
     Ok(Node {
         state,
         audit_writer,
+        webhook_tasks,
         background,
     })
 }
@@ -91,6 +116,7 @@ impl Node {
         if let Some(writer) = self.audit_writer {
             let _ = writer.await;
         }
+        self.webhook_tasks.wait().await;
     }
 }
 

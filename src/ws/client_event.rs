@@ -1,12 +1,15 @@
 //! `client-*` events: sent by one socket, relayed to every other subscriber of a private or
 //! presence channel, never echoed back.
 
+use std::sync::Arc;
+
 use herald_protocol::frame;
 use herald_protocol::{ChannelKind, CloseCode};
 
 use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::Frame;
+use crate::webhooks::{EventType, WebhookEvent};
 
 /// The real service's text when client events are disabled for the app.
 const DISABLED_MESSAGE: &str =
@@ -63,6 +66,19 @@ impl Session {
         }
         crate::metrics::METRICS.client_events.inc();
         let frame = frame::event(event, Some(channel), Some(&data), user_id.as_deref());
+        let webhooks = &self.state.webhooks;
+        if webhooks.wants(&self.app.config.id, EventType::ClientEvent) {
+            webhooks.emit(
+                &self.app.config.id,
+                WebhookEvent::ClientEvent {
+                    channel: Arc::from(channel),
+                    event: event.to_owned(),
+                    data,
+                    socket_id: self.socket_id.clone(),
+                    user_id: user_id.clone(),
+                },
+            );
+        }
         self.state
             .adapter
             .publish(

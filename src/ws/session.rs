@@ -16,6 +16,7 @@ use super::rate_limit::RateLimiter;
 use crate::hub::{AppHub, ConnectionHandle, Frame, SocketId};
 use crate::limits::{self, Limit};
 use crate::state::AppState;
+use crate::webhooks::{EventType, WebhookEvent};
 
 /// A user this socket signed in as.
 #[derive(Debug, Clone)]
@@ -137,11 +138,27 @@ impl Session {
         self.state.adapter.connection_closed(&self.app).await;
     }
 
-    /// Publishes `pusher_internal:subscription_count` when the app opted in.
+    fn subscription_count_webhook(&self, channel: &str, count: usize) {
+        let webhooks = &self.state.webhooks;
+        if webhooks.wants(&self.app.config.id, EventType::SubscriptionCount) {
+            webhooks.emit(
+                &self.app.config.id,
+                WebhookEvent::SubscriptionCount {
+                    channel: Arc::from(channel),
+                    count,
+                },
+            );
+        }
+    }
+
+    /// Publishes `pusher_internal:subscription_count` when the app opted in, and the
+    /// `subscription_count` webhook when a receiver wants it.
     pub(super) async fn announce_subscription_count(&self, channel: &str, count: usize) {
-        if !self.app.config.subscription_count
-            || herald_protocol::ChannelKind::of(channel) == herald_protocol::ChannelKind::Presence
-        {
+        if herald_protocol::ChannelKind::of(channel) == herald_protocol::ChannelKind::Presence {
+            return;
+        }
+        self.subscription_count_webhook(channel, count);
+        if !self.app.config.subscription_count {
             return;
         }
         let frame = frame::subscription_count(channel, count);

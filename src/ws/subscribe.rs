@@ -14,6 +14,7 @@ use super::outbox::Outbox;
 use super::session::Session;
 use crate::hub::{Frame, PresenceMember};
 use crate::limits::{self, Limit};
+use crate::webhooks::WebhookEvent;
 
 /// Longest presence user id Pusher accepts.
 const MAX_USER_ID_LEN: usize = 128;
@@ -67,9 +68,12 @@ impl Session {
                 .map(|m| Arc::<str>::from(m.user_id.as_str())),
         );
         let adapter = &self.state.adapter;
-        let count = adapter
+        let subscriptions = adapter
             .subscribed(&self.app, channel, self.socket_id())
             .await;
+        let webhooks = &self.state.webhooks;
+        let app_id = &self.app.config.id;
+        webhooks.occupancy(app_id, channel, &subscriptions.occupancy);
 
         let data = match &member {
             Some(member) => {
@@ -87,6 +91,7 @@ impl Session {
                     self.unsubscribe(channel).await;
                     return self.refuse_full_presence(channel, out);
                 }
+                webhooks.membership(app_id, channel, &member.user_id, &join.webhook);
                 if join.member_added {
                     let frame = frame::member_added(
                         channel,
@@ -116,10 +121,19 @@ impl Session {
                     Some(&cached.data),
                     None,
                 )),
-                None => out.push(frame::cache_miss(channel)),
+                None => {
+                    out.push(frame::cache_miss(channel));
+                    webhooks.emit(
+                        app_id,
+                        WebhookEvent::CacheMiss {
+                            channel: Arc::from(channel),
+                        },
+                    );
+                }
             }
         }
-        self.announce_subscription_count(channel, count).await;
+        self.announce_subscription_count(channel, subscriptions.count)
+            .await;
     }
 
     fn refuse_full_presence(&self, channel: &str, out: &mut Outbox) {
@@ -275,19 +289,25 @@ impl Session {
             return;
         }
         let adapter = &self.state.adapter;
-        let count = adapter.unsubscribed(&self.app, channel, socket).await;
+        let webhooks = &self.state.webhooks;
+        let app_id = &self.app.config.id;
+        let subscriptions = adapter.unsubscribed(&self.app, channel, socket).await;
         if let Some(user_id) = user_id {
             let last_local = out.member_removed.is_some();
-            if adapter
+            let leave = adapter
                 .presence_left(&self.app, channel, &user_id, socket, last_local)
-                .await
-            {
+                .await;
+            // member_removed before channel_vacated, as the receiver would expect.
+            webhooks.membership(app_id, channel, &user_id, &leave.webhook);
+            if leave.member_removed {
                 let frame = frame::member_removed(channel, &user_id);
                 adapter
                     .publish(&self.app, channel, Frame::from(frame), None)
                     .await;
             }
         }
-        self.announce_subscription_count(channel, count).await;
+        webhooks.occupancy(app_id, channel, &subscriptions.occupancy);
+        self.announce_subscription_count(channel, subscriptions.count)
+            .await;
     }
 }

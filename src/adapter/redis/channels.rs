@@ -11,12 +11,18 @@ use super::locks;
 use super::pubsub;
 use super::shared::Shared;
 use super::values::{as_int, as_string};
+use crate::adapter::{Subscriptions, Transition};
 use crate::hub::{AppHub, ChannelSummary};
 
 /// Brings Redis in line with the local hub for `channel`: subscribes to its topic while it
 /// has local subscribers (waiting for the confirmation), unsubscribes once it has none,
-/// and stores this node's subscriber count. Returns the cluster-wide count.
-pub async fn sync(shared: &Shared, app: &Arc<AppHub>, channel: &str) -> Result<usize, LinkError> {
+/// and stores this node's subscriber count. Returns the cluster-wide count and whether the
+/// channel thereby became occupied or vacant cluster-wide.
+pub async fn sync(
+    shared: &Shared,
+    app: &Arc<AppHub>,
+    channel: &str,
+) -> Result<Subscriptions, LinkError> {
     let key = locks::key(&app.config.id, channel);
     let lock = shared.channel_locks.get(&key);
     let result = async {
@@ -44,19 +50,39 @@ async fn set_count(
     app: &AppHub,
     channel: &str,
     local: usize,
-) -> Result<usize, LinkError> {
+) -> Result<Subscriptions, LinkError> {
     let id = &app.config.id;
-    let mut invocation = shared.scripts.set_count.prepare_invoke();
+    let held = shared.keys.held_vacated(id, channel);
+    let token = shared.hold_token();
+    let mut invocation = shared.scripts.channel_count.prepare_invoke();
     invocation
         .key(shared.keys.counts(id))
         .key(shared.keys.own_counts(id, &shared.instance))
+        .key(&held)
         .arg(channel)
-        .arg(local);
-    let total: i64 = shared
+        .arg(local)
+        .arg(&token)
+        .arg(shared.held_ttl_ms);
+    let (total, transition): (i64, i64) = shared
         .link
         .call(|mut c| async move { invocation.invoke_async(&mut c).await })
         .await?;
-    Ok(total.max(0) as usize)
+    Ok(Subscriptions {
+        count: total.max(0) as usize,
+        occupancy: transition_of(transition, &token, &held),
+    })
+}
+
+/// A script's transition code as a [`Transition`]; a held one carries its claim
+/// (`token\tkey`, confirmed by `confirm_held.lua` at due time).
+pub fn transition_of(code: i64, token: &str, held_key: &str) -> Transition {
+    match code {
+        1 => Transition::Began,
+        -1 => Transition::Ended {
+            claim: Some(format!("{token}\t{held_key}")),
+        },
+        _ => Transition::None,
+    }
 }
 
 /// Cluster-wide subscription count of one channel.

@@ -16,6 +16,8 @@
 //! {P}:{app}:users              hash user id -> cluster-wide signed-in sockets
 //! {P}:{app}:uown:{instance}    hash user id -> that instance's signed-in sockets
 //! {P}:{app}:cache:{channel}    last event of a cache channel (PX cache_ttl)
+//! {P}:{app}:hc:{channel}       held channel_vacated webhook: token, or 'x' once cancelled
+//! {P}:{app}:hm:{channel}\n{user} held member_removed webhook: token, or 'x' once cancelled
 //! {P}:{app}:conns              hash "n" -> cluster-wide connections (apps with a quota)
 //! {P}:{app}:cown:{instance}    hash "n" -> that instance's connections
 //! P:{app}:ch:{channel}         sharded pub/sub: broadcasts to the channel
@@ -102,6 +104,16 @@ impl Keys {
 
     pub fn own_connections(&self, app: &str, instance: &str) -> String {
         format!("{}{app}:cown:{instance}", self.tagged)
+    }
+
+    /// The held `channel_vacated` webhook of a channel (`reap.lua` builds the same name).
+    pub fn held_vacated(&self, app: &str, channel: &str) -> String {
+        format!("{}{app}:hc:{channel}", self.tagged)
+    }
+
+    /// The held `member_removed` webhook of a member (`reap.lua` builds the same name).
+    pub fn held_removed(&self, app: &str, channel: &str, user_id: &str) -> String {
+        format!("{}{app}:hm:{channel}\n{user_id}", self.tagged)
     }
 
     pub fn cache(&self, app: &str, channel: &str) -> String {

@@ -34,6 +34,7 @@ pub(crate) mod users;
 pub(crate) mod values;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -47,9 +48,10 @@ use self::locks::KeyedLocks;
 use self::presence::Change;
 use self::scripts::Scripts;
 use self::shared::Shared;
-use super::{Adapter, LocalAdapter, PresenceJoin};
+use super::{Adapter, LocalAdapter, PresenceJoin, PresenceLeave, Subscriptions, Transition};
 use crate::config::Config;
 use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, Hub, PresenceMember, SocketId};
+use crate::webhooks::{HeldEvents, Webhooks};
 
 /// How long startup waits for the first connection before serving anyway (unready).
 const STARTUP_WAIT: Duration = Duration::from_secs(5);
@@ -66,7 +68,7 @@ impl RedisAdapter {
     /// Starts the background tasks (connection supervisor, heartbeat, reaper) and waits up
     /// to a few seconds for the first connection; the node serves either way, unready
     /// until Redis is reachable.
-    pub async fn start(config: &Config, hub: Arc<Hub>) -> anyhow::Result<Self> {
+    pub async fn start(config: &Config, hub: Arc<Hub>, webhooks: Webhooks) -> anyhow::Result<Self> {
         let url = config.redis_url.as_deref().unwrap_or_default();
         let link = Link::new(url).map_err(|e| {
             anyhow::anyhow!("Invalid configuration: redis_url (HERALD_REDIS_URL): {e}")
@@ -86,6 +88,9 @@ impl RedisAdapter {
             node_timeout: config.node_timeout,
             token: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            webhooks,
+            held_ttl_ms: (config.webhooks.give_up + Duration::from_secs(60)).as_millis() as u64,
+            held_seq: AtomicU64::new(0),
         });
         shared.tasks.spawn(supervisor::supervise(shared.clone()));
         shared.tasks.spawn(heartbeat::run(shared.clone()));
@@ -115,6 +120,30 @@ impl RedisAdapter {
     }
 }
 
+#[async_trait]
+impl HeldEvents for RedisAdapter {
+    async fn confirm_held(&self, _app_id: &str, claim: &str) -> bool {
+        let Some((token, key)) = claim.split_once('\t') else {
+            return true;
+        };
+        let mut invocation = self.shared.scripts.confirm_held.prepare_invoke();
+        invocation.key(key).arg(token);
+        match self
+            .shared
+            .link
+            .call(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await
+        {
+            Ok(send) => send == 1,
+            Err(error) => {
+                // At least once: without Redis the hold cannot be checked.
+                tracing::debug!(message = "Cannot confirm a held webhook; sending it.", %error);
+                true
+            }
+        }
+    }
+}
+
 impl Drop for RedisAdapter {
     fn drop(&mut self) {
         self.shared.token.cancel();
@@ -141,22 +170,39 @@ impl Adapter for RedisAdapter {
         pubsub::broadcast_remote(&self.shared, app, channel, &frame, except).await;
     }
 
-    async fn subscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize {
+    async fn subscribed(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        socket: SocketId,
+    ) -> Subscriptions {
         match channels::sync(&self.shared, app, channel).await {
             Ok(answer) => answer,
             Err(e) => {
                 degraded("subscribe", &e);
-                LocalAdapter.subscribed(app, channel, socket).await
+                // Without the cluster-wide count no node can decide a webhook.
+                Subscriptions {
+                    occupancy: Transition::None,
+                    ..LocalAdapter.subscribed(app, channel, socket).await
+                }
             }
         }
     }
 
-    async fn unsubscribed(&self, app: &Arc<AppHub>, channel: &str, socket: SocketId) -> usize {
+    async fn unsubscribed(
+        &self,
+        app: &Arc<AppHub>,
+        channel: &str,
+        socket: SocketId,
+    ) -> Subscriptions {
         match channels::sync(&self.shared, app, channel).await {
             Ok(answer) => answer,
             Err(e) => {
                 degraded("unsubscribe", &e);
-                LocalAdapter.unsubscribed(app, channel, socket).await
+                Subscriptions {
+                    occupancy: Transition::None,
+                    ..LocalAdapter.unsubscribed(app, channel, socket).await
+                }
             }
         }
     }
@@ -170,13 +216,19 @@ impl Adapter for RedisAdapter {
         first_local_socket: bool,
     ) -> PresenceJoin {
         match presence::sync_member(&self.shared, app, channel, &member.user_id, true).await {
-            Ok((Change::Full, _)) => PresenceJoin {
+            Ok(sync) if sync.change == Change::Full => PresenceJoin {
                 member_added: false,
+                webhook: Transition::None,
                 presence_data: String::new(),
                 full: true,
             },
-            Ok((change, Some(presence_data))) => PresenceJoin {
+            Ok(presence::MemberSync {
+                change,
+                webhook,
+                roster: Some(presence_data),
+            }) => PresenceJoin {
                 member_added: change == Change::Joined,
+                webhook,
                 presence_data,
                 full: false,
             },
@@ -184,9 +236,12 @@ impl Adapter for RedisAdapter {
                 if let Err(e) = other {
                     degraded("presence join", &e);
                 }
-                LocalAdapter
-                    .presence_joined(app, channel, member, socket, first_local_socket)
-                    .await
+                PresenceJoin {
+                    webhook: Transition::None,
+                    ..LocalAdapter
+                        .presence_joined(app, channel, member, socket, first_local_socket)
+                        .await
+                }
             }
         }
     }
@@ -198,14 +253,21 @@ impl Adapter for RedisAdapter {
         user_id: &str,
         socket: SocketId,
         last_local_socket: bool,
-    ) -> bool {
+    ) -> PresenceLeave {
         match presence::sync_member(&self.shared, app, channel, user_id, false).await {
-            Ok((change, _)) => change == Change::Left,
+            Ok(sync) => PresenceLeave {
+                member_removed: sync.change == Change::Left,
+                webhook: sync.webhook,
+            },
             Err(e) => {
                 degraded("presence leave", &e);
-                LocalAdapter
-                    .presence_left(app, channel, user_id, socket, last_local_socket)
-                    .await
+                // The frame still goes to local members; no node can decide the webhook.
+                PresenceLeave {
+                    webhook: Transition::None,
+                    ..LocalAdapter
+                        .presence_left(app, channel, user_id, socket, last_local_socket)
+                        .await
+                }
             }
         }
     }

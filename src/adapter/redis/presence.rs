@@ -12,6 +12,7 @@ use super::link::LinkError;
 use super::locks;
 use super::shared::Shared;
 use super::values::{as_int, as_string};
+use crate::adapter::Transition;
 use crate::hub::AppHub;
 
 /// What a member sync decided, cluster-wide.
@@ -25,6 +26,15 @@ pub enum Change {
     Full,
 }
 
+/// What one member sync decided: the frame-level change, the webhook, and (when asked
+/// for) the `subscription_succeeded` data of the cluster-wide roster.
+#[derive(Debug)]
+pub struct MemberSync {
+    pub change: Change,
+    pub webhook: Transition,
+    pub roster: Option<String>,
+}
+
 /// Brings Redis in line with the local roster for one user of a presence channel. With
 /// `want_roster`, also returns the `subscription_succeeded` data of the cluster-wide roster.
 pub async fn sync_member(
@@ -33,7 +43,7 @@ pub async fn sync_member(
     channel: &str,
     user_id: &str,
     want_roster: bool,
-) -> Result<(Change, Option<String>), LinkError> {
+) -> Result<MemberSync, LinkError> {
     let id = &app.config.id;
     let key = locks::key(id, channel);
     // The channel's lock: member writes are ordered with the channel's subscription writes.
@@ -42,11 +52,14 @@ pub async fn sync_member(
         let _guard = lock.lock().await;
         let (sockets, info) = app.presence_member(channel, user_id).unwrap_or((0, None));
         let info = info.as_deref().map_or("null", RawValue::get).to_owned();
+        let held = shared.keys.held_removed(id, channel, user_id);
+        let token = shared.hold_token();
         let mut invocation = shared.scripts.presence_set.prepare_invoke();
         invocation
             .key(shared.keys.members(id, channel))
             .key(shared.keys.member_sockets(id, channel))
             .key(shared.keys.own_presence(id, &shared.instance))
+            .key(&held)
             .arg(channel)
             .arg(user_id)
             .arg(sockets)
@@ -57,7 +70,9 @@ pub async fn sync_member(
                 app.config.max_presence_members
             } else {
                 0
-            });
+            })
+            .arg(&token)
+            .arg(shared.held_ttl_ms);
         let reply: Vec<Value> = shared
             .link
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -68,8 +83,13 @@ pub async fn sync_member(
             Some(2) => Change::Full,
             _ => Change::None,
         };
-        let roster = reply.get(1).map(roster_data);
-        Ok((change, roster))
+        let webhook = reply.get(1).and_then(as_int).unwrap_or(0);
+        let roster = reply.get(2).map(roster_data);
+        Ok(MemberSync {
+            change,
+            webhook: super::channels::transition_of(webhook, &token, &held),
+            roster,
+        })
     }
     .await;
     let generation = shared.link.generation();

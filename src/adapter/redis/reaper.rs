@@ -2,7 +2,9 @@
 //! short-lived lock looks for registered instances whose heartbeat has expired and, per app,
 //! removes their subscription counts, presence sockets and signed-in users in one script,
 //! then tells the survivors' sockets: `member_removed` for users who thereby left a
-//! presence channel, watchlist `offline` for users who went offline.
+//! presence channel, watchlist `offline` for users who went offline. The reaping node
+//! also emits the `member_removed` and `channel_vacated` webhooks the death caused (held
+//! like any other, so members who reconnected elsewhere in the meantime cancel them).
 //!
 //! Bound: a node that dies is reaped at most `node_timeout + redis_heartbeat` later (plus
 //! `2 × redis_heartbeat` if it held the reaper lock when it died).
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use herald_protocol::frame::{self, Watch};
 use redis::Value;
 
+use super::channels::transition_of;
 use super::envelope::Kind;
 use super::link::LinkError;
 use super::pubsub;
@@ -89,12 +92,16 @@ async fn sweep(shared: &Shared) -> Result<(), LinkError> {
 pub async fn reap(shared: &Shared, instance: &str) -> Result<(), LinkError> {
     let mut members = 0;
     let mut users = 0;
+    let mut vacated = 0;
     for app in shared.hub.apps() {
+        let token = shared.hold_token();
         let mut invocation = shared.scripts.reap.prepare_invoke();
         invocation
             .key(shared.keys.heartbeat(instance))
             .arg(shared.keys.app(&app.config.id))
-            .arg(instance);
+            .arg(instance)
+            .arg(&token)
+            .arg(shared.held_ttl_ms);
         let reply: Value = shared
             .link
             .call(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -105,12 +112,25 @@ pub async fn reap(shared: &Shared, instance: &str) -> Result<(), LinkError> {
         };
         let removed = parts.first().map(as_strings).unwrap_or_default();
         let offline = parts.get(1).map(as_strings).unwrap_or_default();
+        let emptied = parts.get(2).map(as_strings).unwrap_or_default();
+        let id = &app.config.id;
         for pair in removed.chunks_exact(2) {
             let (channel, user_id) = (&pair[0], &pair[1]);
             let frame = Frame::from(frame::member_removed(channel, user_id));
             app.deliver(channel, &frame, None);
             pubsub::broadcast_remote(shared, app, channel, &frame, None).await;
+            let held = shared.keys.held_removed(id, channel, user_id);
+            shared
+                .webhooks
+                .membership(id, channel, user_id, &transition_of(-1, &token, &held));
             members += 1;
+        }
+        for channel in &emptied {
+            let held = shared.keys.held_vacated(id, channel);
+            shared
+                .webhooks
+                .occupancy(id, channel, &transition_of(-1, &token, &held));
+            vacated += 1;
         }
         for user_id in &offline {
             let frame = Frame::from(frame::watchlist_events(
@@ -146,6 +166,7 @@ pub async fn reap(shared: &Shared, instance: &str) -> Result<(), LinkError> {
         instance,
         presence_members_removed = members,
         users_offline = users,
+        channels_vacated = vacated,
     );
     Ok(())
 }

@@ -77,13 +77,20 @@ pub async fn run(shared: &Shared) -> Result<Stats, LinkError> {
             channels.insert(channel.clone());
         }
 
+        // Transitions found here are real (sockets came or went while Redis was away, or a
+        // restarted Redis lost the state): they get their webhooks like any other.
+        let id = &app.config.id;
         for channel in &channels {
-            channels::sync(shared, app, channel).await?;
+            let subscriptions = channels::sync(shared, app, channel).await?;
+            shared
+                .webhooks
+                .occupancy(id, channel, &subscriptions.occupancy);
             stats.channels += 1;
         }
         for (channel, user) in &members {
-            let (change, _) = presence::sync_member(shared, app, channel, user, false).await?;
-            let encoded = match change {
+            let sync = presence::sync_member(shared, app, channel, user, false).await?;
+            shared.webhooks.membership(id, channel, user, &sync.webhook);
+            let encoded = match sync.change {
                 Change::Joined => {
                     let info = app.presence_member(channel, user).and_then(|(_, i)| i);
                     frame::member_added(channel, user, info.as_deref().map(|r| r.get()))

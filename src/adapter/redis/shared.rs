@@ -2,6 +2,7 @@
 //! link, the key names, the scripts, the locks and the background tasks.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,7 @@ use super::link::Link;
 use super::locks::KeyedLocks;
 use super::scripts::Scripts;
 use crate::hub::Hub;
+use crate::webhooks::Webhooks;
 
 /// Everything the adapter's parts share.
 pub struct Shared {
@@ -32,6 +34,23 @@ pub struct Shared {
     pub node_timeout: Duration,
     pub token: CancellationToken,
     pub tasks: TaskTracker,
+    /// Where the reaper and the rebuild report the webhooks they decide.
+    pub webhooks: Webhooks,
+    /// Lifetime of a held-webhook key: longer than any sender takes to confirm it.
+    pub held_ttl_ms: u64,
+    /// Numbers this instance's hold tokens.
+    pub held_seq: AtomicU64,
+}
+
+impl Shared {
+    /// A token naming one held webhook of this instance, unique cluster-wide.
+    pub fn hold_token(&self) -> String {
+        format!(
+            "{}:{}",
+            self.instance,
+            self.held_seq.fetch_add(1, Ordering::Relaxed)
+        )
+    }
 }
 
 impl std::fmt::Debug for Shared {

@@ -141,6 +141,12 @@ async function startHerald(opts = {}) {
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
       return result;
     },
+    /** kill -9: no cleanup at all, the working dir stays. */
+    kill: async () => {
+      if (exited) return exited;
+      child.kill('SIGKILL');
+      return exitPromise;
+    },
   };
 
   const deadline = Date.now() + (opts.readyTimeoutMs || 20000);

@@ -1,9 +1,13 @@
 -- Removes a dead node's share of one app's state: its subscription counts, its connection
 -- count, its presence sockets and its signed-in users. Does nothing if the node's heartbeat is back (it
 -- then rebuilds its share itself), so a reap can never undo a live node's state.
+-- Channels left empty and members left without sockets get a held webhook (as in
+-- set_count.lua / presence_set.lua) under ARGV[3], confirmed later by the reaping node.
 -- KEYS[1] the dead node's heartbeat key
--- ARGV[1] the app's key prefix ("{prefix}:app:"), ARGV[2] the dead instance id
--- Returns {members_removed_flat (channel, user, ...), users_offline} or 'alive'.
+-- ARGV[1] the app's key prefix ("{prefix}:app:"), ARGV[2] the dead instance id,
+-- ARGV[3] token for the holds, ARGV[4] hold key TTL (ms)
+-- Returns {members_removed_flat (channel, user, ...), users_offline, channels_vacated}
+-- or 'alive'.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 'alive'
 end
@@ -12,13 +16,17 @@ local inst = ARGV[2]
 
 local own = p .. 'own:' .. inst
 local counts = p .. 'counts'
+local vacated = {}
 local shares = redis.call('HGETALL', own)
 for i = 1, #shares, 2 do
   local total = tonumber(redis.call('HGET', counts, shares[i]) or '0') - tonumber(shares[i + 1])
   if total > 0 then
     redis.call('HSET', counts, shares[i], total)
   else
-    redis.call('HDEL', counts, shares[i])
+    if redis.call('HDEL', counts, shares[i]) == 1 then
+      redis.call('SET', p .. 'hc:' .. shares[i], ARGV[3], 'PX', ARGV[4])
+      vacated[#vacated + 1] = shares[i]
+    end
   end
 end
 redis.call('DEL', own)
@@ -50,6 +58,7 @@ for i = 1, #sockets, 2 do
   else
     redis.call('HDEL', ps, user)
     if redis.call('HDEL', p .. 'pm:' .. channel, user) == 1 then
+      redis.call('SET', p .. 'hm:' .. channel .. '\n' .. user, ARGV[3], 'PX', ARGV[4])
       removed[#removed + 1] = channel
       removed[#removed + 1] = user
     end
@@ -72,4 +81,4 @@ for i = 1, #users, 2 do
   end
 end
 redis.call('DEL', uown)
-return {removed, offline}
+return {removed, offline, vacated}
