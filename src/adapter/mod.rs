@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+/// Re-exported: adapters decide transitions, the webhooks report them.
+pub use crate::webhooks::Transition;
 pub use local::LocalAdapter;
 pub use redis::RedisAdapter;
 
@@ -26,20 +28,6 @@ use crate::hub::{AppHub, CachedEvent, ChannelSummary, Frame, PresenceMember, Soc
 pub struct Subscriptions {
     pub count: usize,
     pub occupancy: Transition,
-}
-
-/// What a change means for the occupied / vacated (or member added / removed) webhooks.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Transition {
-    /// Nothing to report (no zero crossing, a return within a held event's window, or the
-    /// cluster state was unreachable so no node can decide).
-    #[default]
-    None,
-    /// `channel_occupied` / `member_added` is due.
-    Began,
-    /// `channel_vacated` / `member_removed` is due after the hold; in a cluster, `claim`
-    /// must be confirmed at due time (the channel or user may have come back elsewhere).
-    Ended { claim: Option<String> },
 }
 
 /// Outcome of a presence join, decided cluster-wide.

@@ -41,7 +41,7 @@ pub struct AppConfig {
     pub audit_token: Option<String>,
     /// Receivers of this app's webhooks (`[[apps.webhooks]]`).
     #[serde(default)]
-    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
+    pub webhooks: Vec<super::webhooks::WebhookConfig>,
 }
 
 fn yes() -> bool {

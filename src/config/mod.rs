@@ -5,6 +5,7 @@
 mod app;
 mod layer;
 mod resolve;
+pub mod webhooks;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -96,7 +97,7 @@ pub struct Config {
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// The webhook outbox, give-up time and queue size (receivers are per app).
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: webhooks::WebhookSettings,
     /// True when the zero-config credentials are in use (herald then warns loudly).
     pub using_default_credentials: bool,
 }

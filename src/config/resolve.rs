@@ -105,7 +105,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
                         ),
                     )
                 })?;
-                crate::webhooks::config::validate(&app.webhooks).map_err(|(field, reason)| {
+                super::webhooks::validate(&app.webhooks).map_err(|(field, reason)| {
                     ConfigError::invalid(
                         format!("app_webhooks (HERALD_APP_WEBHOOKS) {field}"),
                         reason,
@@ -263,7 +263,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             max_channel_name_len,
         ),
     };
-    let webhooks = crate::webhooks::WebhookSettings {
+    let webhooks = super::webhooks::WebhookSettings {
         store: pick!(layers, webhook_store)
             .unwrap_or_else(|| "./data/herald-webhooks.db".to_owned())
             .into(),
@@ -461,7 +461,7 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
                 format!("duplicate app key {:?}", app.key),
             ));
         }
-        crate::webhooks::config::validate(&app.webhooks)
+        super::webhooks::validate(&app.webhooks)
             .map_err(|(field, reason)| ConfigError::invalid(at(&field), reason))?;
         if app.client_events_per_second == 0 {
             return Err(ConfigError::invalid(

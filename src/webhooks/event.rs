@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::config::EventType;
+use crate::config::webhooks::EventType;
 
 /// Something a receiver may want to hear about, as decided by the hub or the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,14 +20,13 @@
 //! Nothing here runs on the WebSocket or trigger path beyond step 1, so a slow or dead
 //! receiver cannot slow delivery.
 
-pub mod config;
 pub mod event;
 pub mod sender;
 pub mod store;
+pub mod transition;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,27 +35,18 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{ChannelFilter, EventType, EventTypes, WebhookConfig};
+pub use crate::config::webhooks::{
+    ChannelFilter, EventType, EventTypes, WebhookConfig, WebhookSettings,
+};
 pub use event::WebhookEvent;
 pub use store::{Delivery, Store};
+pub use transition::Transition;
 
-use crate::adapter::Transition;
 use crate::config::AppConfig;
 use crate::metrics::METRICS;
 
 /// How long `channel_vacated` and `member_removed` wait for the channel or user to come back.
 pub const HOLD: Duration = Duration::from_secs(3);
-
-/// Node-wide webhook settings (per-receiver settings are in each app's `webhooks`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookSettings {
-    /// The outbox file (created only when some app has webhooks).
-    pub store: PathBuf,
-    /// How long a batch is retried before it is given up (and logged as such).
-    pub give_up: Duration,
-    /// Events queued in memory per app between the emitter and the outbox writer.
-    pub queue_capacity: usize,
-}
 
 /// Decides at due time whether a held event still stands cluster-wide (the channel or user
 /// did not come back anywhere). The single-node answer is always yes.

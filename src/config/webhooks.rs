@@ -1,10 +1,23 @@
-//! Webhook settings of one app: where to POST, which event types, which channels, extra
-//! headers. The shape is soketi's (`url`, `event_types`, `filter.channel_name_starts_with` /
+//! Webhook settings: per app, where to POST, which event types, which channels, extra
+//! headers; per node, the outbox and its limits. The per-app shape is soketi's (`url`, `event_types`, `filter.channel_name_starts_with` /
 //! `channel_name_ends_with`, `headers`), so `SOKETI_DEFAULT_APP_WEBHOOKS` values work as is.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
+
+/// Node-wide webhook settings (per-receiver settings are in each app's `webhooks`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// The outbox file (created only when some app has webhooks).
+    pub store: PathBuf,
+    /// How long a batch is retried before it is given up (and logged as such).
+    pub give_up: Duration,
+    /// Events queued in memory per app between the emitter and the outbox writer.
+    pub queue_capacity: usize,
+}
 
 /// One `[[apps.webhooks]]` entry, as written by the operator (validated by [`validate`]).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
