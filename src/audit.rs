@@ -1,11 +1,16 @@
 //! The trigger's side of the audit recorder: handing over accepted events
-//! (`herald_audit::NewEvent`s), waiting for the commit, and applying the operator's policy
-//! when the recorder fails. The recorder itself (store, single writer, query API, export) is
+//! (`herald_audit::NewEvent`s) with their app's [`AuditRules`] (field keys, redaction),
+//! waiting for the commit, and applying the operator's policy when the recorder fails; and
+//! redacting delivered payloads for apps that set `redact_delivery`. The recorder itself (store, single writer, query API, export) is
 //! the `herald-audit` crate; it never touches sockets. This module knows no HTTP either:
 //! `http/error.rs` decides how a refusal is answered.
 
-use herald_audit::{AuditRecorder, NewEvent, RecordError, UnavailablePolicy};
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use herald_audit::{AuditRecorder, AuditRules, NewEvent, RecordError, UnavailablePolicy};
+
+use crate::config::{AppConfig, ConfigError};
 use crate::metrics::METRICS;
 
 /// The recorder could not record the events and the policy is to refuse them: nothing may
@@ -18,6 +23,15 @@ pub struct NotRecorded(#[from] pub RecordError);
 #[derive(Clone, Default)]
 pub struct AuditSink {
     recorder: Option<AuditRecorder>,
+    /// Each app's rules, compiled once from its configuration, keyed by app id.
+    apps: Arc<HashMap<String, AppRules>>,
+}
+
+/// What the sink applies to one app's events.
+#[derive(Debug)]
+struct AppRules {
+    rules: AuditRules,
+    redact_delivery: bool,
 }
 
 impl std::fmt::Debug for AuditSink {
@@ -29,15 +43,40 @@ impl std::fmt::Debug for AuditSink {
 }
 
 impl AuditSink {
-    /// No audit trail: every event counts as new.
-    pub fn off() -> Self {
-        Self { recorder: None }
+    /// Records with `recorder`, or nothing when it is `None` (every event then counts as
+    /// new). `apps` give each app's field keys and redaction; a bad rule is refused naming
+    /// its setting (configuration validation has normally refused it already).
+    pub fn new(recorder: Option<AuditRecorder>, apps: &[AppConfig]) -> Result<Self, ConfigError> {
+        let mut compiled = HashMap::new();
+        for (i, app) in apps.iter().enumerate() {
+            let rules = app.audit_rules().map_err(|(setting, reason)| {
+                ConfigError::invalid(format!("apps[{i}].{setting}"), reason)
+            })?;
+            compiled.insert(
+                app.id.clone(),
+                AppRules {
+                    rules,
+                    redact_delivery: app.redact_delivery,
+                },
+            );
+        }
+        Ok(Self {
+            recorder,
+            apps: Arc::new(compiled),
+        })
     }
 
-    pub fn recording(recorder: AuditRecorder) -> Self {
-        Self {
-            recorder: Some(recorder),
-        }
+    /// The payload subscribers of `app_id` receive: redacted when the app sets
+    /// `redact_delivery` and a rule matches (`None`: deliver `data` as triggered). What is
+    /// stored is redacted by the recorder either way.
+    pub fn redact_for_delivery(
+        &self,
+        app_id: &str,
+        channels: &[String],
+        data: &str,
+    ) -> Option<String> {
+        let app = self.apps.get(app_id).filter(|a| a.redact_delivery)?;
+        app.rules.redact(channels, data)
     }
 
     /// Records `events` of app `app_id` and resolves once the recorder has committed them.
@@ -53,7 +92,11 @@ impl AuditSink {
             return Ok(vec![true; events.len()]);
         };
         let count = events.len();
-        match recorder.record(events).await {
+        let recorded = match self.apps.get(app_id) {
+            Some(app) => recorder.record_with(&app.rules, events).await,
+            None => recorder.record(events).await,
+        };
+        match recorded {
             Ok(recorded) => {
                 METRICS.audit_records.add(count as u64);
                 Ok(recorded.iter().map(|r| !r.duplicate).collect())

@@ -1,5 +1,6 @@
 //! One tenant's settings: credentials, switches and limits.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -42,6 +43,17 @@ pub struct AppConfig {
     /// Receivers of this app's webhooks (`[[apps.webhooks]]`).
     #[serde(default)]
     pub webhooks: Vec<super::webhooks::WebhookConfig>,
+    /// `[apps.audit_fields]`: per audit field (`action`, `user`, …), the payload keys (or
+    /// dotted paths) it is read from, replacing the defaults.
+    #[serde(default)]
+    pub audit_fields: BTreeMap<String, Vec<String>>,
+    /// Keys or dotted paths whose values are stored as `***REDACTED***` (see
+    /// `herald_audit::redact` for the exact semantics).
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Also redact what subscribers receive (off: delivery stays exactly as triggered).
+    #[serde(default)]
+    pub redact_delivery: bool,
 }
 
 fn yes() -> bool {
@@ -74,7 +86,25 @@ impl AppConfig {
             authorized_connections_timeout_secs: 0,
             audit_token: None,
             webhooks: Vec::new(),
+            audit_fields: BTreeMap::new(),
+            redact: Vec::new(),
+            redact_delivery: false,
         }
+    }
+
+    /// The recorder's rules for this app, from `audit_fields` and `redact`; the error names
+    /// the setting and what is wrong with it.
+    pub fn audit_rules(&self) -> Result<herald_audit::AuditRules, (&'static str, String)> {
+        let fields = self
+            .audit_fields
+            .iter()
+            .map(|(field, keys)| (field.as_str(), keys.as_slice()));
+        Ok(herald_audit::AuditRules {
+            keys: herald_audit::extract::FieldKeys::with_overrides(fields)
+                .map_err(|e| ("audit_fields", e))?,
+            redaction: herald_audit::redact::Redaction::new(&self.redact)
+                .map_err(|e| ("redact", e))?,
+        })
     }
 
     pub fn authorized_connections_timeout(&self) -> Option<Duration> {

@@ -469,6 +469,9 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
                 "must be greater than 0",
             ));
         }
+        if let Err((setting, reason)) = app.audit_rules() {
+            return Err(ConfigError::invalid(at(setting), reason));
+        }
     }
     Ok(())
 }
@@ -731,5 +734,41 @@ headers = { Authorization = "Bearer t" }
         );
         let err = resolve(&[env(&[("HERALD_APP_WEBHOOKS", "{not json")])]).unwrap_err();
         assert!(err.to_string().contains("HERALD_APP_WEBHOOKS"), "{err}");
+    }
+
+    #[test]
+    fn audit_fields_and_redaction_come_from_the_app_table_and_are_checked() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("herald.toml");
+        let app = "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n";
+        std::fs::write(
+            &path,
+            format!(
+                "{app}redact = [\"password\", \"changes.ssn\", \"*.card_number\"]\nredact_delivery = true\n[apps.audit_fields]\naction = [\"verb\"]\nuser = [\"meta.by.email\", \"by\"]\n"
+            ),
+        )
+        .unwrap();
+        let c = resolve(&[file_layer(&path).unwrap()]).unwrap();
+        assert_eq!(c.apps[0].redact.len(), 3);
+        assert!(c.apps[0].redact_delivery);
+        assert_eq!(c.apps[0].audit_fields["action"], vec!["verb".to_owned()]);
+        let rules = c.apps[0].audit_rules().unwrap();
+        assert!(rules.redact(&["c".into()], r#"{"password":"x"}"#).is_some());
+
+        for (extra, expected) in [
+            (
+                "redact = [\"card*\"]\n",
+                "Invalid configuration: apps[0].redact: \"card*\": `*` must be a whole segment",
+            ),
+            (
+                "[apps.audit_fields]\nacton = [\"verb\"]\n",
+                "Invalid configuration: apps[0].audit_fields: unknown audit field \"acton\"",
+            ),
+        ] {
+            std::fs::write(&path, format!("{app}{extra}")).unwrap();
+            let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
+            assert!(err.to_string().starts_with(expected), "{err}");
+        }
     }
 }

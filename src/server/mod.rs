@@ -46,7 +46,7 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
     };
     let background = CancellationToken::new();
     let (audit, audit_writer, audit_reader) = match config.audit_mode {
-        AuditMode::Off => (AuditSink::off(), None, None),
+        AuditMode::Off => (AuditSink::new(None, &config.apps)?, None, None),
         mode => {
             let audit = herald_audit::open(
                 herald_audit::AuditConfig {
@@ -79,7 +79,7 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
                 });
             }
             (
-                AuditSink::recording(audit.recorder),
+                AuditSink::new(Some(audit.recorder), &config.apps)?,
                 Some(audit.writer),
                 Some(audit.reader),
             )

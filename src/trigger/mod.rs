@@ -66,8 +66,13 @@ pub async fn record_and_publish(
 /// Encodes each event once per channel and hands it to the adapter.
 async fn publish(state: &AppState, app: &Arc<AppHub>, event: &Prepared) {
     METRICS.http_events_triggered.inc();
+    // With `redact_delivery`, subscribers (and the cache channel) get the redacted payload.
+    let redacted = state
+        .audit
+        .redact_for_delivery(&app.config.id, &event.channels, &event.data);
+    let data = redacted.as_deref().unwrap_or(&event.data);
     for channel in &event.channels {
-        let encoded = frame::event(&event.name, Some(channel), Some(&event.data), None);
+        let encoded = frame::event(&event.name, Some(channel), Some(data), None);
         if is_cache_channel(channel) {
             state
                 .adapter
@@ -75,7 +80,7 @@ async fn publish(state: &AppState, app: &Arc<AppHub>, event: &Prepared) {
                     app,
                     channel,
                     &event.name,
-                    &event.data,
+                    data,
                     state.config.cache_ttl,
                 )
                 .await;

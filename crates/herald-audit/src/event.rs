@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::extract::{AuditFields, Changes};
+use crate::rules::AuditRules;
 use crate::timefmt;
 
 /// One event accepted by the trigger API, as the server saw it.
@@ -15,7 +16,8 @@ pub struct NewEvent {
     pub received_at_micros: i64,
     pub name: String,
     pub channels: Vec<String>,
-    /// The `data` string exactly as received.
+    /// The `data` string exactly as received (the recorder redacts it per the app's
+    /// [`AuditRules`] before anything is stored).
     pub data: String,
     pub socket_id: Option<String>,
     pub client_ip: Option<String>,
@@ -52,13 +54,18 @@ pub struct PreparedEvent {
 }
 
 impl PreparedEvent {
-    pub fn new(mut event: NewEvent) -> Self {
+    /// Redacts `event.data` per `rules` (so that nothing below ever sees a redacted value),
+    /// then extracts the audit fields from what is left.
+    pub fn new(mut event: NewEvent, rules: &AuditRules) -> Self {
+        if let Some(redacted) = rules.redact(&event.channels, &event.data) {
+            event.data = redacted;
+        }
         // A channel listed twice is one delivery; keep the first occurrence's order.
         let mut seen = std::collections::HashSet::new();
         event.channels.retain(|c| seen.insert(c.clone()));
         let channels_json =
             serde_json::to_string(&event.channels).unwrap_or_else(|_| "[]".to_owned());
-        let mut fields = AuditFields::extract(&event.data);
+        let mut fields = AuditFields::extract_with(&event.data, &rules.keys);
         // Backends behind a proxy report the end user's address; otherwise the address
         // the trigger came from is the best there is.
         if fields.ip.is_none() {
@@ -148,7 +155,7 @@ pub struct EventRecord {
     pub app_id: String,
     #[serde(flatten)]
     pub summary: EventSummary,
-    /// The `data` string exactly as received.
+    /// The `data` string exactly as received, after redaction.
     pub data: String,
     pub socket_id: Option<String>,
     pub client_ip: Option<String>,

@@ -64,6 +64,8 @@ pub mod extract;
 pub mod live;
 pub mod query;
 pub mod reader;
+pub mod redact;
+pub mod rules;
 pub mod signing;
 pub mod stats;
 pub mod store;
@@ -82,6 +84,7 @@ pub use error::{OpenError, RecordError, StoreError};
 pub use event::{EventRecord, EventSummary, NewEvent, Recorded};
 pub use live::{LiveFeed, LiveSettings};
 pub use reader::{AuditReader, QueryError};
+pub use rules::AuditRules;
 pub use writer::AuditRecorder;
 
 use store::sqlite::{SqliteReader, SqliteTarget, SqliteWriter};

@@ -26,6 +26,7 @@ use crate::config::{Durability, UnavailablePolicy};
 use crate::error::RecordError;
 use crate::event::{NewEvent, PreparedEvent, Recorded};
 use crate::live::LiveFeed;
+use crate::rules::AuditRules;
 use crate::store::WriteStore;
 
 type Reply = oneshot::Sender<Result<Vec<Recorded>, RecordError>>;
@@ -53,10 +54,23 @@ impl AuditRecorder {
     /// [`Durability::Durable`] it resolves only after the transaction holding them is
     /// committed and fsynced.
     pub async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, RecordError> {
+        self.record_with(&AuditRules::default(), events).await
+    }
+
+    /// [`AuditRecorder::record`] with an app's own [`AuditRules`]: its field keys and its
+    /// redaction, applied here, before the events are queued.
+    pub async fn record_with(
+        &self,
+        rules: &AuditRules,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Recorded>, RecordError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let events: Vec<PreparedEvent> = events.into_iter().map(PreparedEvent::new).collect();
+        let events: Vec<PreparedEvent> = events
+            .into_iter()
+            .map(|e| PreparedEvent::new(e, rules))
+            .collect();
         let (reply, answer) = oneshot::channel();
         self.inner
             .queue
