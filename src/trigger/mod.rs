@@ -76,13 +76,7 @@ async fn publish(state: &AppState, app: &Arc<AppHub>, event: &Prepared) {
         if is_cache_channel(channel) {
             state
                 .adapter
-                .cache_set(
-                    app,
-                    channel,
-                    &event.name,
-                    data,
-                    state.config.cache_ttl,
-                )
+                .cache_set(app, channel, &event.name, data, state.config.cache_ttl)
                 .await;
         }
         state
