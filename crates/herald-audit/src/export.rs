@@ -2,9 +2,12 @@
 //! (one full event object per line). Encoding works on chunks of records, so an export of
 //! any size is produced piece by piece and never held in memory.
 //!
-//! Values are written exactly as recorded. In particular no spreadsheet-formula escaping is
-//! applied to CSV cells: an audit export must reproduce the trail, and a leading `=` is
-//! part of what was recorded. Open exports of untrusted payloads as text.
+//! NDJSON values are written exactly as recorded: it is the export that reproduces the
+//! trail. CSV is what gets opened in a spreadsheet, and payloads come from whoever can
+//! trigger events, so a CSV cell starting with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return (which spreadsheets evaluate as a formula: `=HYPERLINK(…)`, `@SUM(…)`) is
+//! neutralised as OWASP recommends, by prefixing a `'`. The cell then reads as text, and the
+//! `'` is the only change; use NDJSON for the exact values.
 
 use std::fmt::Write as _;
 
@@ -138,9 +141,19 @@ fn csv_line(r: &EventRecord, out: &mut String) {
     out.push_str("\r\n");
 }
 
+/// Characters that make a spreadsheet read a cell as a formula when they start it.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// RFC 4180: quote a cell holding a comma, quote, CR or LF (or edge spaces, which some
-/// readers trim), doubling the quotes inside.
+/// readers trim), doubling the quotes inside. A would-be formula gets a leading `'` first.
 fn csv_cell(value: &str, out: &mut String) {
+    let neutralised;
+    let value = if value.starts_with(FORMULA_STARTS) {
+        neutralised = format!("'{value}");
+        neutralised.as_str()
+    } else {
+        value
+    };
     let needs_quotes =
         value.contains([',', '"', '\r', '\n']) || value.starts_with(' ') || value.ends_with(' ');
     if needs_quotes {
@@ -166,6 +179,26 @@ mod tests {
         assert_eq!(
             out,
             "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\" edge\"||"
+        );
+    }
+
+    #[test]
+    fn would_be_formulas_are_neutralised() {
+        let mut out = String::new();
+        for v in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "a=b",
+        ] {
+            csv_cell(v, &mut out);
+            out.push('|');
+        }
+        assert_eq!(
+            out,
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"|'+1|'-2+3|'@SUM(A1)|'\tx|a=b|"
         );
     }
 

@@ -212,3 +212,44 @@ async fn the_cli_exports_the_same_bytes_and_names_bad_flags() {
     );
     assert!(err.contains("no audit database"), "{err}");
 }
+
+/// Issue 10: payloads come from whoever can trigger, and a CSV export is opened in a
+/// spreadsheet, so cells that would be formulas are neutralised; NDJSON stays exact.
+#[tokio::test]
+async fn csv_cells_that_would_be_formulas_are_neutralised() {
+    let audit = open_memory().await;
+    let data =
+        serde_json::json!({"action": "@SUM(1+1)*cmd|' /C calc'!A0", "user": "-2+3"}).to_string();
+    audit
+        .recorder
+        .record(vec![
+            event(
+                "1",
+                JAN_7,
+                "attack",
+                &["c"],
+                "=HYPERLINK(\"http://evil\",\"x\")",
+            ),
+            event("1", JAN_7 + 1, "attack", &["c"], &data),
+        ])
+        .await
+        .unwrap();
+    let api = api(&audit);
+    let (_, _, body) = get(&api, "/apps/1/audit/export?format=csv").await;
+    let csv = String::from_utf8(body).unwrap();
+    assert!(
+        csv.contains(",\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",'@SUM(1+1)*cmd|' /C calc'!A0,"), "{csv}");
+    assert!(csv.contains(",'-2+3,"), "{csv}");
+    for line in csv.lines() {
+        for cell in line.split(',') {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell} in {line}");
+        }
+    }
+    let (_, _, body) = get(&api, "/apps/1/audit/export?format=ndjson").await;
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(body).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["data"], "=HYPERLINK(\"http://evil\",\"x\")");
+}
