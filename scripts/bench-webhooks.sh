@@ -12,18 +12,13 @@
 #      never answers (every POST waits for the 4 s timeout, then is retried).
 #
 #   bash scripts/bench-webhooks.sh [CHURN_CLIENTS] [SUBSCRIBERS] [RATE] [DURATION]
-#   # defaults 2000 2000 20 20s; PROFILE=debug uses the debug build (no release build)
+#   # defaults 2000 2000 20 20s
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CHURN="${1:-2000}"; SUBS="${2:-2000}"; RATE="${3:-20}"; DURATION="${4:-20s}"
-PROFILE="${PROFILE:-release}"
-if [ "$PROFILE" = release ]; then
-  cargo build --release -q -p herald -p herald-bench
-else
-  cargo build -q -p herald -p herald-bench
-fi
-HERALD="$ROOT/target/$PROFILE/herald"; BENCH="$ROOT/target/$PROFILE/herald-bench"
+cargo build --release -q -p herald -p herald-bench
+HERALD="$ROOT/target/release/herald"; BENCH="$ROOT/target/release/herald-bench"
 SINK="$ROOT/tests/compat/lib/webhook-sink.js"
 WORK="$(mktemp -d)"
 pids=()
@@ -45,7 +40,7 @@ herald() { # herald NAME [WEBHOOK_URL] → sets HPORT, MPORT, HPID
   if [ -n "${2:-}" ]; then
     hooks="[{\"url\":\"$2\",\"event_types\":[\"channel_occupied\",\"channel_vacated\",\"member_added\",\"member_removed\"]}]"
   fi
-  (cd "$WORK/$1" && exec env HERALD_HOST=127.0.0.1 HERALD_PORT="$HPORT" HERALD_METRICS_PORT="$MPORT" \
+  (cd "$WORK/$1" && env HERALD_HOST=127.0.0.1 HERALD_PORT="$HPORT" HERALD_METRICS_PORT="$MPORT" \
     HERALD_AUDIT_MODE=off ${hooks:+HERALD_APP_WEBHOOKS=$hooks} RUST_LOG=warn "$HERALD" >"$WORK/$1.log" 2>&1) &
   HPID=$!; pids+=("$HPID")
   until curl -sf "http://127.0.0.1:$HPORT/ready" >/dev/null; do sleep 0.1; done

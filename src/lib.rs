@@ -13,6 +13,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod state;

@@ -16,6 +16,9 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Bench(args)) => herald_bench::run(args).await,
+        Some(Command::Audit(herald_audit::cli::AuditCommand::Prune(args))) => {
+            herald::retention::prune_command(args).await
+        }
         Some(Command::Audit(cmd)) => herald_audit::cli::run(cmd).await,
         None => serve(cli.serve).await,
     };

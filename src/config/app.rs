@@ -54,6 +54,9 @@ pub struct AppConfig {
     /// Also redact what subscribers receive (off: delivery stays exactly as triggered).
     #[serde(default)]
     pub redact_delivery: bool,
+    /// `[[apps.retention]]`: how long recorded events are kept (see `retention.rs`).
+    #[serde(default)]
+    pub retention: Vec<super::retention::RetentionEntry>,
 }
 
 fn yes() -> bool {
@@ -89,7 +92,13 @@ impl AppConfig {
             audit_fields: BTreeMap::new(),
             redact: Vec::new(),
             redact_delivery: false,
+            retention: Vec::new(),
         }
+    }
+
+    /// The app's retention policy (validated when the configuration is resolved).
+    pub fn retention_policy(&self) -> Option<herald_audit::retention::RetentionPolicy> {
+        super::retention::policy(&self.retention).ok().flatten()
     }
 
     /// The recorder's rules for this app, from `audit_fields` and `redact`; the error names

@@ -5,6 +5,7 @@
 mod app;
 mod layer;
 mod resolve;
+pub mod retention;
 pub mod webhooks;
 
 use std::net::IpAddr;
@@ -62,6 +63,8 @@ pub struct Config {
     pub audit_stream_buffer: usize,
     /// Interval of the live audit stream's heartbeat comments.
     pub audit_stream_heartbeat: Duration,
+    /// How often the retention job prunes every app that has `[[apps.retention]]` rules.
+    pub audit_prune_interval: Duration,
     /// Seconds of client silence before the server pings; also sent in the handshake.
     pub activity_timeout: Duration,
     /// How long to wait for any reply to a ping before closing with 4201.

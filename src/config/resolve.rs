@@ -116,6 +116,11 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         }
     };
     validate_apps(&apps)?;
+    for app in &apps {
+        super::retention::policy(&app.retention).map_err(|why| {
+            ConfigError::invalid(format!("apps[id = {:?}].retention", app.id), why)
+        })?;
+    }
     let using_default_credentials = apps
         .iter()
         .any(|a| a.key == DEFAULT_APP_KEY || a.secret == DEFAULT_APP_SECRET);
@@ -312,6 +317,11 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             "audit_stream_heartbeat (HERALD_AUDIT_STREAM_HEARTBEAT)",
             pick!(layers, audit_stream_heartbeat),
             15,
+        )?,
+        audit_prune_interval: secs(
+            "audit_prune_interval (HERALD_AUDIT_PRUNE_INTERVAL)",
+            pick!(layers, audit_prune_interval),
+            3600,
         )?,
         activity_timeout: secs(
             "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",

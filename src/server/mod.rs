@@ -78,6 +78,7 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
                     feed.close();
                 });
             }
+            crate::retention::spawn(&config, audit.recorder.clone(), background.clone());
             (
                 AuditSink::new(Some(audit.recorder), &config.apps)?,
                 Some(audit.writer),

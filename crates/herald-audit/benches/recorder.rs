@@ -1,6 +1,7 @@
 //! Recorder hot paths: extracting audit fields from a payload (done once per event in the
-//! caller's task), and durable group-commit throughput through the real writer into a
-//! file store.
+//! caller's task), hash-chaining an event (done on the single writer thread, so its cost
+//! adds straight to the writer's), and durable group-commit throughput through the real
+//! writer into a file store (with the chain and checkpoints every 1000 events).
 //!
 //! `cargo bench -p herald-audit --bench recorder`
 
@@ -85,5 +86,41 @@ fn record(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, extract, record);
+/// The writer's per-event chain work: canonical encoding, `content_hash` and the link.
+fn chain(c: &mut Criterion) {
+    use herald_audit::event::PreparedEvent;
+    let event = PreparedEvent::new(
+        herald_audit::NewEvent {
+            app_id: "1".into(),
+            received_at_micros: 1_736_251_466_123_456,
+            name: "model-change".into(),
+            channels: vec![
+                "audit-channel".into(),
+                "model-service".into(),
+                "user-test@example.com".into(),
+            ],
+            data: BRIEF_PAYLOAD.into(),
+            socket_id: None,
+            client_ip: Some("127.0.0.1".into()),
+            user_agent: Some("pusher-http-python 3.3.2".into()),
+            library: Some("pusher-http-python 3.3.2".into()),
+            auth_key: "app-key".into(),
+            idempotency_key: None,
+        },
+        &herald_audit::AuditRules::default(),
+    );
+    let mut g = c.benchmark_group("chain");
+    g.throughput(Throughput::Elements(1));
+    let prev = [7u8; 32];
+    g.bench_function("content_hash_and_link", |b| {
+        b.iter(|| {
+            let e = std::hint::black_box(&event);
+            let content = herald_audit::chain::content_hash(&e.canonical(1_736_251_466_123_456));
+            herald_audit::chain::link(&prev, &content)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, extract, chain, record);
 criterion_main!(benches);

@@ -34,6 +34,29 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Print the public key of the checkpoint signing key (PEM), for auditors.
     PublicKey(PublicKeyArgs),
+    /// Apply the apps' [[apps.retention]] rules now (the server also runs them every
+    /// HERALD_AUDIT_PRUNE_INTERVAL). Pruned events keep their seq and hashes.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Audit store URL.
+    #[arg(long = "db", env = "HERALD_AUDIT_URL", default_value = DEFAULT_URL)]
+    pub db: String,
+    /// The server's TOML file, whose [[apps.retention]] rules apply.
+    #[arg(long, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Only this app (default: every app with rules).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Report what would be pruned; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply the rules as of this time instead of now (a date or RFC 3339), e.g. to see
+    /// with --dry-run what next month's runs will remove.
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 /// Where the checkpoint signing key is.
@@ -325,6 +348,8 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         AuditCommand::Verify(args) => return verify(args).await,
+        // Needs the server's configuration, which the binary reads (herald::retention).
+        AuditCommand::Prune(_) => bail!("herald audit prune is run by the herald binary"),
         AuditCommand::PublicKey(args) => {
             let path = args.key.path(&args.db)?;
             if !path.exists() {

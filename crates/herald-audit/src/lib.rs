@@ -65,6 +65,7 @@ pub mod live;
 pub mod query;
 pub mod reader;
 pub mod redact;
+pub mod retention;
 pub mod rules;
 pub mod signing;
 pub mod stats;
@@ -172,6 +173,36 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
         reader,
         writer,
     })
+}
+
+/// Opens the store named by `url` for maintenance outside the server (`herald audit
+/// prune`): a write connection of its own, which SQLite serialises with a running server's
+/// writer; the chain head is read inside every transaction, so both chain correctly.
+pub fn open_maintenance_store(url: &str) -> Result<Box<dyn store::WriteStore>, OpenError> {
+    let location = StoreLocation::parse(url)?;
+    if location == StoreLocation::SqliteMemory {
+        return Err(OpenError::Unsupported(
+            "sqlite::memory: has nothing to maintain outside the server that owns it".into(),
+        ));
+    }
+    let target = SqliteTarget::new(&location, std::time::Duration::from_secs(30));
+    if let Some(path) = target.path().filter(|p| !p.exists()) {
+        return Err(OpenError::Store {
+            location: target.describe(),
+            source: StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no audit database at {}", path.display()),
+            )),
+        });
+    }
+    let store = target
+        .open_writer(Durability::Durable)
+        .and_then(SqliteWriter::new)
+        .map_err(|source| OpenError::Store {
+            location: target.describe(),
+            source,
+        })?;
+    Ok(Box::new(store))
 }
 
 /// The checkpoint signing key: the configured file, else the default one beside the store

@@ -3,7 +3,6 @@
 //! burst of dashboard requests queues instead of opening unbounded connections.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -30,11 +29,6 @@ const EXPORT_BUFFER: usize = 4;
 /// Exports allowed at once; each holds a connection for its whole duration, so they get
 /// their own limit and cannot starve interactive queries.
 const EXPORT_CONCURRENCY: usize = 2;
-/// How long an export waits for its reader to take the next chunk before it is abandoned
-/// (a new export waits twice that for a free slot, then gets 503). Without it, two clients
-/// that start an export and never read would hold both slots forever (issue 10). Twice this
-/// stays under the HTTP request timeout (30 s), so a waiting export is answered first.
-pub const EXPORT_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a query failed (bad parameters are refused before this point).
 #[derive(Debug, Error)]
@@ -43,8 +37,6 @@ pub enum QueryError {
     Store(#[from] StoreError),
     #[error("audit query was interrupted: {0}")]
     Interrupted(String),
-    #[error("{0}")]
-    Busy(String),
 }
 
 /// Cheap-clone handle for querying the audit store.
@@ -55,9 +47,6 @@ pub struct AuditReader {
     public_key: Option<ed25519_dalek::VerifyingKey>,
     queries: Arc<Semaphore>,
     exports: Arc<Semaphore>,
-    /// See [`EXPORT_WRITE_TIMEOUT`]; `None` waits for the reader forever (the CLI, whose
-    /// reader is a local file or pipe).
-    export_write_timeout: Option<std::time::Duration>,
     /// The live stream, when a writer in this process feeds it (not for the CLI).
     live: Option<LiveFeed>,
 }
@@ -69,15 +58,8 @@ impl AuditReader {
             public_key: None,
             queries: Arc::new(Semaphore::new(concurrency.max(1))),
             exports: Arc::new(Semaphore::new(EXPORT_CONCURRENCY)),
-            export_write_timeout: Some(EXPORT_WRITE_TIMEOUT),
             live: None,
         }
-    }
-
-    /// Sets how long an export waits for its reader (see [`EXPORT_WRITE_TIMEOUT`]).
-    pub fn with_export_write_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
-        self.export_write_timeout = timeout;
-        self
     }
 
     /// Verifies checkpoints against `key` (see [`crate::verify`]).
@@ -150,7 +132,7 @@ impl AuditReader {
                 location: target.describe(),
                 source,
             })?;
-        Ok(Self::new(Arc::new(store), 1).with_export_write_timeout(None))
+        Ok(Self::new(Arc::new(store), 1))
     }
 
     async fn run<T: Send + 'static>(
@@ -204,80 +186,33 @@ impl AuditReader {
         format: ExportFormat,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, QueryError>
     {
-        let deadline = self.export_write_timeout;
-        let acquire = Arc::clone(&self.exports).acquire_owned();
-        let permit = match deadline {
-            None => acquire.await,
-            // A stalled export frees its slot within `d` of its reader stopping.
-            Some(d) => tokio::time::timeout(d * 2, acquire).await.map_err(|_| {
-                QueryError::Busy(format!(
-                    "{EXPORT_CONCURRENCY} exports are already running; retry when one has finished"
-                ))
-            })?,
-        }
-        .map_err(|e| QueryError::Interrupted(e.to_string()))?;
+        let permit = Arc::clone(&self.exports)
+            .acquire_owned()
+            .await
+            .map_err(|e| QueryError::Interrupted(e.to_string()))?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(EXPORT_BUFFER);
         let store = Arc::clone(&self.store);
         let app = app.to_owned();
-        let handle = tokio::runtime::Handle::current();
-        let stalled = Arc::new(AtomicBool::new(false));
-        let stalled_flag = Arc::clone(&stalled);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            // True when the item was handed over; false when the reader is gone or took
-            // nothing for `deadline` (then the export stops and frees its slot).
-            let send = |item: Result<Bytes, std::io::Error>| -> bool {
-                let Some(d) = deadline else {
-                    return tx.blocking_send(item).is_ok();
-                };
-                match handle.block_on(tokio::time::timeout(d, tx.send(item))) {
-                    Ok(sent) => sent.is_ok(),
-                    Err(_) => {
-                        stalled_flag.store(true, Ordering::Release);
-                        tracing::warn!(message = "Audit export abandoned: its reader took no data in time.", app_id = %app, timeout = ?d);
-                        false
-                    }
-                }
-            };
             let preamble = format.preamble();
-            if !preamble.is_empty() && !send(Ok(preamble)) {
+            if !preamble.is_empty() && tx.blocking_send(Ok(preamble)).is_err() {
                 return;
             }
             let result = store.scan(&app, &filter, direction, EXPORT_CHUNK, &mut |records| {
-                if send(Ok(format.encode(&records))) {
-                    Ok(())
-                } else {
-                    Err(StoreError::Cancelled)
-                }
+                tx.blocking_send(Ok(format.encode(&records)))
+                    .map_err(|_| StoreError::Cancelled)
             });
             match result {
                 Ok(()) | Err(StoreError::Cancelled) => {}
                 Err(error) => {
                     tracing::error!(message = "Audit export failed mid-way.", app_id = %app, %error);
-                    let _ = send(Err(std::io::Error::other(error.to_string())));
+                    let _ = tx.blocking_send(Err(std::io::Error::other(error.to_string())));
                 }
             }
         });
-        // An abandoned export ends with an error, never a clean end: the client must see a
-        // truncated transfer, not a short file.
-        Ok(futures_util::stream::unfold(
-            (rx, stalled, false),
-            |(mut rx, stalled, ended)| async move {
-                if ended {
-                    return None;
-                }
-                match rx.recv().await {
-                    Some(item) => Some((item, (rx, stalled, false))),
-                    None if stalled.load(Ordering::Acquire) => Some((
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "export abandoned: the reader took no data in time",
-                        )),
-                        (rx, stalled, true),
-                    )),
-                    None => None,
-                }
-            },
-        ))
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
     }
 }

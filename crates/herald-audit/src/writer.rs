@@ -26,6 +26,8 @@ use crate::config::{Durability, UnavailablePolicy};
 use crate::error::RecordError;
 use crate::event::{NewEvent, PreparedEvent, Recorded};
 use crate::live::LiveFeed;
+use crate::retention::run::{STEP, Totals, record_events};
+use crate::retention::{PruneStep, RetentionPolicy, RulePruned};
 use crate::rules::AuditRules;
 use crate::store::WriteStore;
 
@@ -37,6 +39,16 @@ struct Job {
     reply: Reply,
 }
 
+/// One bounded retention step for the writer to run.
+struct PruneJob {
+    app: String,
+    policy: Arc<RetentionPolicy>,
+    now: i64,
+    after: i64,
+    dry_run: bool,
+    reply: oneshot::Sender<Result<PruneStep, String>>,
+}
+
 /// Cheap-clone handle to the writer. Every clone feeds the same queue.
 #[derive(Clone)]
 pub struct AuditRecorder {
@@ -45,6 +57,8 @@ pub struct AuditRecorder {
 
 struct Inner {
     queue: mpsc::Sender<Job>,
+    /// Retention steps, run by the writer between batches.
+    prunes: mpsc::Sender<PruneJob>,
     durability: Durability,
     on_unavailable: UnavailablePolicy,
 }
@@ -84,6 +98,49 @@ impl AuditRecorder {
                 "the audit writer stopped before recording these events".into(),
             ))
         })
+    }
+
+    /// Applies `policy` to `app` (see [`crate::retention`]): the writer runs it in bounded
+    /// steps between batches of events, so recording goes on meanwhile; then the run is
+    /// recorded in the trail (unless `dry_run`, which changes nothing).
+    pub async fn prune(
+        &self,
+        app: &str,
+        policy: Arc<RetentionPolicy>,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<Vec<RulePruned>, RecordError> {
+        let mut totals = Totals::default();
+        let mut after = 0;
+        loop {
+            let (reply, answer) = oneshot::channel();
+            self.inner
+                .prunes
+                .send(PruneJob {
+                    app: app.to_owned(),
+                    policy: Arc::clone(&policy),
+                    now,
+                    after,
+                    dry_run,
+                    reply,
+                })
+                .await
+                .map_err(|_| RecordError::ShuttingDown)?;
+            let step = answer
+                .await
+                .map_err(|_| RecordError::ShuttingDown)?
+                .map_err(RecordError::Unavailable)?;
+            totals.add(&step);
+            match step.resume_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        let pruned = totals.finish(&policy);
+        if !dry_run && !pruned.is_empty() {
+            self.record(record_events(app, now, &pruned)).await?;
+        }
+        Ok(pruned)
     }
 
     /// The configured durability.
@@ -140,9 +197,11 @@ pub(crate) fn spawn(
     shutdown: CancellationToken,
 ) -> (AuditRecorder, JoinHandle<()>) {
     let (queue, rx) = mpsc::channel(settings.queue_capacity);
+    let (prunes, prune_rx) = mpsc::channel(1);
     let recorder = AuditRecorder {
         inner: Arc::new(Inner {
             queue,
+            prunes,
             durability: settings.durability,
             on_unavailable: settings.on_unavailable,
         }),
@@ -155,7 +214,7 @@ pub(crate) fn spawn(
     };
     let task = tokio::spawn(run(
         store,
-        rx,
+        (rx, prune_rx),
         settings.max_batch,
         settings.live,
         checkpoints,
@@ -247,7 +306,7 @@ async fn checkpoint(
 
 async fn run(
     mut store: Box<dyn WriteStore>,
-    mut rx: mpsc::Receiver<Job>,
+    (mut rx, mut prunes): (mpsc::Receiver<Job>, mpsc::Receiver<PruneJob>),
     max_batch: usize,
     live: Option<LiveFeed>,
     mut cps: Checkpoints,
@@ -265,6 +324,23 @@ async fn run(
         } else {
             tokio::select! {
                 job = rx.recv() => job,
+                Some(p) = prunes.recv() => {
+                    let outcome = blocking(store, move |s| {
+                        let step = s
+                            .prune_step(&p.app, &p.policy, p.now, p.after, STEP, p.dry_run)
+                            .map_err(|e| e.to_string());
+                        if let Err(error) = &step {
+                            tracing::error!(message = "Audit retention step failed.", app_id = %p.app, %error);
+                        }
+                        let _ = p.reply.send(step);
+                    })
+                    .await;
+                    match outcome {
+                        Some((s, ())) => store = s,
+                        None => return,
+                    }
+                    continue;
+                }
                 _ = tick.tick() => {
                     if !cps.pending.is_empty() {
                         let apps = cps.unsigned();

@@ -132,6 +132,10 @@ fn downgrade_to_schema_2(path: &std::path::Path) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "DROP TRIGGER events_append_only_update;
+         DROP INDEX events_app_pruned;
+         DROP TRIGGER event_channels_append_only_delete;
+         CREATE TRIGGER event_channels_append_only_delete BEFORE DELETE ON event_channels
+         BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
          ALTER TABLE events DROP COLUMN content_hash;
          ALTER TABLE events DROP COLUMN hash;
          ALTER TABLE events DROP COLUMN pruned_at;

@@ -201,6 +201,18 @@ async fn a_full_queue_answers_saturated_and_recovers() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // On a loaded machine the writer may only wake after all ten tried (taking the two
+    // that fitted and leaving the queue empty): two more calls fill it whatever happened.
+    let mut calls = calls;
+    for i in 10..12 {
+        let recorder = audit.recorder.clone();
+        calls.push(tokio::spawn(async move {
+            recorder
+                .record(vec![event("1", JAN_7, "e", &["c"], &i.to_string())])
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let refused = audit
         .recorder
         .record(vec![event("1", JAN_7, "e", &["c"], "late")])
@@ -221,8 +233,8 @@ async fn a_full_queue_answers_saturated_and_recovers() {
     seqs.sort_unstable();
     // At most the writer's batch plus two queued calls got through.
     assert!(
-        saturated >= 1 && seqs.len() < 10,
-        "{saturated} of 10 refused"
+        saturated >= 1 && seqs.len() < 12,
+        "{saturated} of 12 refused"
     );
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     let next = audit

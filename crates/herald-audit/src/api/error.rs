@@ -41,9 +41,6 @@ impl IntoResponse for ApiError {
                 json!({"error": e.to_string(), "parameter": e.param}),
             ),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": what})),
-            Self::Unavailable(QueryError::Busy(why)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, json!({"error": why}))
-            }
             Self::Unavailable(e) => {
                 tracing::error!(message = "Audit query failed.", error = %e);
                 (

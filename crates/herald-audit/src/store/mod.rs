@@ -16,6 +16,7 @@ use crate::chain::{ChainHead, ChainRow, Checkpoint};
 use crate::error::StoreError;
 use crate::event::{EventRecord, EventSummary, PreparedEvent, Recorded};
 use crate::query::{Direction, EventFilter, PageRequest};
+use crate::retention::{PruneStep, RetentionPolicy};
 use crate::stats::{Stats, StatsRequest};
 
 /// The single writer's view of the store.
@@ -32,6 +33,19 @@ pub trait WriteStore: Send + 'static {
 
     /// Stores a signed checkpoint (a second one for the same app and seq is ignored).
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+
+    /// One bounded step of a retention prune of `app`: examines up to `limit` unpruned
+    /// events with `seq > after`, oldest first, and prunes those past their rule's time
+    /// (or only counts them, with `dry_run`), in one transaction. See [`crate::retention`].
+    fn prune_step(
+        &mut self,
+        app: &str,
+        policy: &RetentionPolicy,
+        now: i64,
+        after: i64,
+        limit: usize,
+        dry_run: bool,
+    ) -> Result<PruneStep, StoreError>;
 
     /// Called once when the writer stops, after the last batch.
     fn close(&mut self) {}

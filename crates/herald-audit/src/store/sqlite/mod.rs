@@ -6,6 +6,7 @@
 //! each connection its own, empty one).
 
 mod chain;
+mod prune;
 mod read;
 mod schema;
 mod sql;

@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Bumped whenever the schema changes; stored in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub(super) const SCHEMA_V1: &str = r#"
 CREATE TABLE events (
@@ -152,6 +152,17 @@ WHEN NOT (old.pruned_at IS NULL AND new.pruned_at IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
 ";
 
+/// Version 4: retention. A pruned event's `event_channels` rows may be deleted (nothing
+/// else may), and pruned events are indexed so that counting what remains stays cheap.
+const SCHEMA_V4: &str = r#"
+CREATE INDEX events_app_pruned ON events (app_id, seq) WHERE pruned_at IS NOT NULL;
+DROP TRIGGER event_channels_append_only_delete;
+CREATE TRIGGER event_channels_append_only_delete BEFORE DELETE ON event_channels
+WHEN NOT EXISTS (SELECT 1 FROM events
+                 WHERE app_id = old.app_id AND seq = old.seq AND pruned_at IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
+"#;
+
 /// Brings the database to [`SCHEMA_VERSION`], refusing one written by a newer herald.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -212,6 +223,7 @@ fn step(conn: &Connection, from: i64) -> Result<(), StoreError> {
                 );
             }
         }
+        4 => conn.execute_batch(SCHEMA_V4)?,
         _ => unreachable!("every version up to SCHEMA_VERSION has a step"),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {next}"))?;

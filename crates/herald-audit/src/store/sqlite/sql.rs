@@ -199,6 +199,9 @@ impl Selection {
         } else {
             s.from = "events e".into();
             s.push("e.app_id = ?", app);
+            // Pruned events keep their row (for the chain) but are gone for queries. The
+            // channel and text indexes no longer hold them, so only this path needs it.
+            s.conditions.push("e.pruned_at IS NULL".to_owned());
             s.unfiltered = true;
         }
         if let Some(lo) = range.lo {

@@ -15,6 +15,7 @@ use super::{chain, sql};
 use crate::chain::{ChainHead, Checkpoint, Digest, GENESIS};
 use crate::error::StoreError;
 use crate::event::{PreparedEvent, Recorded};
+use crate::retention::{PruneStep, RetentionPolicy};
 use crate::store::WriteStore;
 use crate::timefmt;
 
@@ -235,6 +236,18 @@ impl WriteStore for SqliteWriter {
 
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         chain::insert_checkpoint(&self.conn, checkpoint)
+    }
+
+    fn prune_step(
+        &mut self,
+        app: &str,
+        policy: &RetentionPolicy,
+        now: i64,
+        after: i64,
+        limit: usize,
+        dry_run: bool,
+    ) -> Result<PruneStep, StoreError> {
+        super::prune::step(&mut self.conn, app, policy, (now, after, limit), dry_run)
     }
 
     fn close(&mut self) {
