@@ -63,6 +63,10 @@ impl AppState {
         webhooks: Webhooks,
         shutdown: CancellationToken,
     ) -> Self {
+        let guards = Guards::new(
+            config.max_connections_per_ip,
+            config.max_connections_per_ip_per_second,
+        );
         Self(Arc::new(Shared {
             config,
             hub,
@@ -72,7 +76,7 @@ impl AppState {
             webhooks,
             shutdown,
             tasks: TaskTracker::new(),
-            guards: Guards::default(),
+            guards,
             draining: AtomicBool::new(false),
         }))
     }

@@ -107,6 +107,12 @@ async fn redis_killed_and_restarted_under_the_nodes() {
         reason["reason"].as_str().unwrap().contains("Redis"),
         "{reason}"
     );
+    // /ready is unauthenticated: it must not name the Redis host, port or user.
+    let text = reason["reason"].as_str().unwrap();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("redis://"),
+        "{reason}"
+    );
 
     // Local delivery keeps working while Redis is down, and the trigger still answers.
     let (status, _) = nodes[0]

@@ -275,3 +275,37 @@ async fn presence_channel_data_must_be_an_object_and_big_ids_keep_every_digit() 
     assert_eq!(data["presence"]["ids"], json!([big]), "{data}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_has_a_bounded_number_of_channels() {
+    let mut config = test_config();
+    config.apps[0].max_channels = 10;
+    let server = TestServer::start(config).await;
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let (mut c, _) = server.connect_established().await;
+        let ack = c.subscribe(&format!("ch-{i}")).await;
+        assert_eq!(ack["event"], "pusher_internal:subscription_succeeded");
+        clients.push(c);
+    }
+    // A new channel is refused, from any connection; existing channels can still be joined.
+    let (mut c, _) = server.connect_established().await;
+    for i in 10..30 {
+        let error = c.subscribe(&format!("ch-{i}")).await;
+        assert_eq!(error["event"], "pusher:error", "{error}");
+        let refused = c.recv().await;
+        assert_eq!(refused["data"]["status"], 429, "{refused}");
+        assert!(
+            refused["data"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("maximum of 10 channels"),
+            "{refused}"
+        );
+    }
+    let ack = c.subscribe("ch-3").await;
+    assert_eq!(ack["event"], "pusher_internal:subscription_succeeded");
+    let channels = server.http().get_json("/apps/1/channels", &[]).await;
+    assert_eq!(channels["channels"].as_object().unwrap().len(), 10);
+    server.stop().await;
+}

@@ -26,6 +26,10 @@ pub struct AppConfig {
     /// Maximum simultaneous connections for this app; `None` is unlimited.
     #[serde(default)]
     pub max_connections: Option<u32>,
+    /// Channels the app may have occupied on this node at once; subscribing to one more
+    /// gets `pusher:subscription_error` 429.
+    #[serde(default = "default_max_channels")]
+    pub max_channels: usize,
     #[serde(default = "default_max_presence_members")]
     pub max_presence_members: usize,
     #[serde(default = "default_max_user_info_bytes")]
@@ -62,6 +66,9 @@ pub struct AppConfig {
 fn yes() -> bool {
     true
 }
+fn default_max_channels() -> usize {
+    100_000
+}
 fn default_max_presence_members() -> usize {
     100
 }
@@ -83,6 +90,7 @@ impl AppConfig {
             client_events: false,
             subscription_count: false,
             max_connections: None,
+            max_channels: default_max_channels(),
             max_presence_members: default_max_presence_members(),
             max_user_info_bytes: default_max_user_info_bytes(),
             client_events_per_second: default_client_event_rate(),

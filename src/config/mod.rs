@@ -97,6 +97,10 @@ pub struct Config {
     pub max_request_body_bytes: usize,
     /// How long shutdown waits for connections and requests to finish.
     pub shutdown_grace: Duration,
+    /// WebSocket connections one client address may hold open (`None`: no limit).
+    pub max_connections_per_ip: Option<usize>,
+    /// WebSocket connections one client address may open per second (`None`: no limit).
+    pub max_connections_per_ip_per_second: Option<u32>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// The webhook outbox, give-up time and queue size (receivers are per app).

@@ -43,6 +43,12 @@ fn parse_bool(setting: &str, raw: Option<String>, default: bool) -> Result<bool,
     }
 }
 
+/// An optional limit: unset or 0 means none.
+fn optional_count(setting: &str, raw: Option<String>) -> Result<Option<usize>, ConfigError> {
+    let n: u64 = parse(setting, raw, 0, "a whole number (0 for no limit)")?;
+    Ok((n > 0).then_some(n as usize))
+}
+
 fn positive(setting: &str, value: u64) -> Result<u64, ConfigError> {
     if value == 0 {
         Err(ConfigError::invalid(setting, "must be greater than 0"))
@@ -111,6 +117,10 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
                         reason,
                     )
                 })?;
+            }
+            if let Some(raw) = pick!(layers, app_max_channels) {
+                app.max_channels =
+                    count("app_max_channels (HERALD_APP_MAX_CHANNELS)", Some(raw), 0)?;
             }
             vec![app]
         }
@@ -385,6 +395,15 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, shutdown_grace),
             10,
         )?,
+        max_connections_per_ip: optional_count(
+            "max_connections_per_ip (HERALD_MAX_CONNECTIONS_PER_IP)",
+            pick!(layers, max_connections_per_ip),
+        )?,
+        max_connections_per_ip_per_second: optional_count(
+            "max_connections_per_ip_per_second (HERALD_MAX_CONNECTIONS_PER_IP_PER_SECOND)",
+            pick!(layers, max_connections_per_ip_per_second),
+        )?
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         trusted_proxies,
         webhooks,
         using_default_credentials,
@@ -473,6 +492,12 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
         }
         super::webhooks::validate(&app.webhooks)
             .map_err(|(field, reason)| ConfigError::invalid(at(&field), reason))?;
+        if app.max_channels == 0 {
+            return Err(ConfigError::invalid(
+                at("max_channels"),
+                "must be greater than 0",
+            ));
+        }
         if app.client_events_per_second == 0 {
             return Err(ConfigError::invalid(
                 at("client_events_per_second"),

@@ -126,6 +126,11 @@ impl AppHub {
         self.channels.len()
     }
 
+    /// Whether `channel` has subscribers on this node.
+    pub fn has_channel(&self, channel: &str) -> bool {
+        self.channels.contains_key(channel)
+    }
+
     pub fn connections(&self) -> Vec<ConnectionHandle> {
         self.connections.iter().map(|c| c.value().clone()).collect()
     }

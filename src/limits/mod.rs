@@ -4,16 +4,34 @@
 //! `herald_limit_refusals_total{limit="…"}`) so an operator can tell an attack (or a
 //! too-tight setting) from a quiet day.
 
+mod client_ip;
 mod descriptors;
+mod per_ip;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::Arc;
+
+pub use client_ip::client_ip;
 pub use descriptors::{DescriptorHealth, raise_open_file_limit};
+pub use per_ip::{IpPermit, IpRefusal, PerIp};
 
 /// The limits' shared state, one per node (in `AppState`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Guards {
     pub descriptors: DescriptorHealth,
+    /// WebSocket connections per client address.
+    pub per_ip: Arc<PerIp>,
+}
+
+impl Guards {
+    /// `max_connections_per_ip` and `max_connections_per_ip_per_second` from the config.
+    pub fn new(max_connections_per_ip: Option<usize>, per_ip_per_second: Option<u32>) -> Self {
+        Self {
+            descriptors: DescriptorHealth::default(),
+            per_ip: Arc::new(PerIp::new(max_connections_per_ip, per_ip_per_second)),
+        }
+    }
 }
 
 /// A limit that can refuse a request, a frame or a connection.
@@ -35,10 +53,14 @@ pub enum Limit {
     ClientFrameRate,
     /// A WebSocket closed with 1007 (invalid UTF-8) or 1009 (message too big).
     WebSocketFrame,
+    /// A WebSocket refused by `max_connections_per_ip` or `max_connections_per_ip_per_second`.
+    ConnectionsPerIp,
+    /// A subscription to a new channel refused by the app's `max_channels`.
+    ChannelsPerApp,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 10] = [
         Limit::RequestBody,
         Limit::ContentType,
         Limit::BodyTimeout,
@@ -47,6 +69,8 @@ impl Limit {
         Limit::SubscriptionsPerConnection,
         Limit::ClientFrameRate,
         Limit::WebSocketFrame,
+        Limit::ConnectionsPerIp,
+        Limit::ChannelsPerApp,
     ];
 
     /// The label value in `/metrics`.
@@ -60,6 +84,8 @@ impl Limit {
             Limit::SubscriptionsPerConnection => "subscriptions_per_connection",
             Limit::ClientFrameRate => "client_frames_per_second",
             Limit::WebSocketFrame => "websocket_frame",
+            Limit::ConnectionsPerIp => "connections_per_ip",
+            Limit::ChannelsPerApp => "channels_per_app",
         }
     }
 }

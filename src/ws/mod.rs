@@ -10,14 +10,18 @@ mod signin;
 mod subscribe;
 
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use herald_protocol::CloseCode;
 use serde::Deserialize;
 
 pub use connection::ConnectRequest;
 
+use crate::limits::{self, IpPermit, IpRefusal, Limit};
 use crate::state::AppState;
 
 /// Per-connection socket buffers. tungstenite's defaults (128 KiB read buffer allocated up
@@ -38,6 +42,8 @@ pub async fn upgrade(
     Path(key): Path<String>,
     Query(query): Query<ConnectQuery>,
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Response {
     let request = ConnectRequest {
         key,
@@ -46,9 +52,43 @@ pub async fn upgrade(
     // Messages over our own limit get a `pusher:error`; tungstenite's hard limit sits well
     // above it so that only abusive frames tear the connection down.
     let hard_limit = state.config.max_ws_message_bytes.saturating_mul(4);
+    let ws = configure(ws, hard_limit);
+    // The permit lives as long as the connection task.
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let permit = match admit_address(&state, peer, &headers) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            limits::refused(Limit::ConnectionsPerIp);
+            crate::metrics::METRICS.connections_refused.inc();
+            let message = refusal.to_string();
+            return ws.on_upgrade(move |socket| async move {
+                connection::refuse(socket, CloseCode::OverCapacity, &message).await;
+            });
+        }
+    };
     let tasks = state.tasks.clone();
-    configure(ws, hard_limit)
-        .on_upgrade(move |socket| tasks.track_future(connection::run(socket, state, request)))
+    ws.on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            connection::run(socket, state, request).await;
+            drop(permit);
+        })
+    })
+}
+
+/// Applies the per-address limits (when set) to the caller's address.
+fn admit_address(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Option<IpPermit>, IpRefusal> {
+    let per_ip = &state.guards.per_ip;
+    if !per_ip.enabled() {
+        return Ok(None);
+    }
+    match limits::client_ip(peer, headers, &state.config.trusted_proxies) {
+        Some(ip) => per_ip.admit(ip).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn configure(ws: WebSocketUpgrade, max_message: usize) -> WebSocketUpgrade {

@@ -43,6 +43,17 @@ impl Session {
             return;
         }
 
+        let max_channels = self.app.config.max_channels;
+        if self.app.channel_count() >= max_channels && !self.app.has_channel(channel) {
+            limits::refused(Limit::ChannelsPerApp);
+            return out.subscription_error(
+                channel,
+                429,
+                &format!(
+                    "Cannot subscribe to {channel}: the app already has the maximum of {max_channels} channels on this server (max_channels)"
+                ),
+            );
+        }
         let cap = self.state.config.max_subscriptions_per_connection;
         if self.channels.len() >= cap {
             limits::refused(Limit::SubscriptionsPerConnection);

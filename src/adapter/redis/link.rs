@@ -82,7 +82,7 @@ impl Link {
             generation: AtomicU64::new(0),
             lost_generation: AtomicU64::new(0),
             healthy: AtomicBool::new(false),
-            reason: Mutex::new(format!("connecting to Redis at {}", mask_password(url))),
+            reason: Mutex::new("connecting to Redis".to_owned()),
             lost: Notify::new(),
             rebuild: Notify::new(),
         })

@@ -29,10 +29,8 @@ pub async fn supervise(shared: Arc<Shared>) {
             Ok(c) => c,
             Err(error) => {
                 failures += 1;
-                link.set_unhealthy(format!(
-                    "cannot connect to Redis at {}: {error}",
-                    link.url()
-                ));
+                // `/ready` is unauthenticated: its reason names no host or user (the log does).
+                link.set_unhealthy(format!("cannot connect to Redis ({:?})", error.kind()));
                 // Say it loudly once, then every so often, so an outage does not flood logs.
                 if failures == 1 || failures % 20 == 0 {
                     tracing::warn!(
@@ -95,10 +93,7 @@ pub async fn supervise(shared: Arc<Shared>) {
             }
         }
         link.install(None);
-        link.set_unhealthy(format!(
-            "lost the connection to Redis at {}; reconnecting",
-            link.url()
-        ));
+        link.set_unhealthy("lost the connection to Redis; reconnecting".to_owned());
         tracing::warn!(
             message = "Lost the connection to Redis; delivering locally only until it is back.",
             url = %link.url(),
