@@ -35,7 +35,7 @@ pub struct Node {
 pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow::Result<Node> {
     let config = Arc::new(config);
     let hub = Arc::new(Hub::new(&config.apps));
-    let webhooks = Webhooks::open(&config.apps, &config.webhooks)?;
+    let webhooks = Webhooks::open(&config.apps, &config.webhooks, config.redis_url.is_none())?;
     let (adapter, held): (Arc<dyn Adapter>, Arc<dyn HeldEvents>) = match &config.redis_url {
         Some(_) => {
             let redis =

@@ -76,6 +76,18 @@ impl WebhookEvent {
         }
     }
 
+    /// For occupancy and membership events: whether the channel (or member) is live after
+    /// it, with the member's user id.
+    pub fn live_change(&self) -> Option<(bool, Option<&str>)> {
+        match self {
+            Self::ChannelOccupied { .. } => Some((true, None)),
+            Self::ChannelVacated { .. } => Some((false, None)),
+            Self::MemberAdded { user_id, .. } => Some((true, Some(user_id))),
+            Self::MemberRemoved { user_id, .. } => Some((false, Some(user_id))),
+            _ => None,
+        }
+    }
+
     /// Whether Pusher holds it back briefly (about 3 s) so that a quick return cancels it.
     pub fn is_held(&self) -> bool {
         matches!(

@@ -101,6 +101,10 @@ struct Inner {
     apps: HashMap<String, AppHooks>,
     store: Store,
     settings: WebhookSettings,
+    /// Single node: the outbox also remembers which channels and members are live, so a
+    /// restart after `kill -9` reports the ones the dead process never saw leave. (In a
+    /// cluster the reaper does that from Redis.)
+    track_live: bool,
 }
 
 /// The webhook emitter and its background tasks. Cheap to clone; a no-op when no app has
@@ -111,7 +115,12 @@ pub struct Webhooks(Option<Arc<Inner>>);
 impl Webhooks {
     /// Opens the outbox and builds the queues when any app has webhooks. Tasks start with
     /// [`start`](Self::start), once the adapter exists.
-    pub fn open(apps: &[AppConfig], settings: &WebhookSettings) -> anyhow::Result<Self> {
+    /// `track_live`: this node is the whole cluster (see [`Inner::track_live`]).
+    pub fn open(
+        apps: &[AppConfig],
+        settings: &WebhookSettings,
+        track_live: bool,
+    ) -> anyhow::Result<Self> {
         if apps.iter().all(|a| a.webhooks.is_empty()) {
             return Ok(Self(None));
         }
@@ -139,6 +148,7 @@ impl Webhooks {
             apps: map,
             store,
             settings: settings.clone(),
+            track_live,
         }))))
     }
 
@@ -165,7 +175,8 @@ impl Webhooks {
         let Some(hooks) = inner.apps.get(app_id) else {
             return;
         };
-        if !hooks.receivers.iter().any(|r| r.wants(&event)) {
+        let live_change = inner.track_live && event.live_change().is_some();
+        if !live_change && !hooks.receivers.iter().any(|r| r.wants(&event)) {
             return;
         }
         let created_ms = now_ms();
@@ -242,6 +253,9 @@ impl Webhooks {
             }
             Err(error) => tracing::warn!(message = "Cannot count pending webhooks.", %error),
         }
+        if inner.track_live {
+            self.report_left_behind(inner).await;
+        }
         let client = sender::http_client();
         for hooks in inner.apps.values() {
             let Some(rx) = hooks
@@ -258,6 +272,7 @@ impl Webhooks {
                 rx,
                 hooks.receivers.clone(),
                 inner.store.clone(),
+                inner.track_live,
                 token.clone(),
             ));
             for receiver in hooks.receivers.iter() {
@@ -276,6 +291,40 @@ impl Webhooks {
                     .run(),
                 );
             }
+        }
+    }
+
+    /// Channels and members still live when the previous process ended without cleaning
+    /// up (`kill -9`, a crash): their sockets are gone, so they are reported vacated / removed
+    /// now — held like any other, so clients reconnecting within 3 s cancel them.
+    async fn report_left_behind(&self, inner: &Inner) {
+        let live = match inner.store.live().await {
+            Ok(live) => live,
+            Err(error) => {
+                tracing::warn!(message = "Cannot read the webhook outbox's live channels.", %error);
+                return;
+            }
+        };
+        if live.is_empty() {
+            return;
+        }
+        tracing::info!(
+            message = "The previous run ended without cleanup: reporting its channels vacated and members removed.",
+            entries = live.len(),
+        );
+        // Members first, so each channel's member_removed precede its channel_vacated.
+        let (members, channels): (Vec<_>, Vec<_>) =
+            live.into_iter().partition(|(_, _, user)| user.is_some());
+        for (app_id, channel, user) in members.into_iter().chain(channels) {
+            let channel = Arc::from(channel.as_str());
+            let event = match user {
+                Some(user) => WebhookEvent::MemberRemoved {
+                    channel,
+                    user_id: Arc::from(user.as_str()),
+                },
+                None => WebhookEvent::ChannelVacated { channel },
+            };
+            self.emit(&app_id, event);
         }
     }
 

@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_app ON deliveries (app_id, id);
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (app_id, url, status);
+CREATE TABLE IF NOT EXISTS live (
+    app_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    user_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (app_id, channel, user_id)
+) WITHOUT ROWID;
 ";
 
 /// Finished batches kept per app in the delivery log.
@@ -74,6 +80,15 @@ pub struct NewPending {
     /// Replaces the receiver's pending event of the same name and channel instead of
     /// adding one (subscription counts: only the latest matters).
     pub coalesce: bool,
+}
+
+/// A channel (or, with `user_id`, a presence member) becoming live or not (single node).
+#[derive(Debug, Clone)]
+pub struct LiveChange {
+    pub app_id: Arc<str>,
+    pub channel: Arc<str>,
+    pub user_id: Option<Arc<str>>,
+    pub live: bool,
 }
 
 /// A held event whose cluster-wide claim is due.
@@ -179,10 +194,35 @@ impl Store {
     /// Stores events in one transaction, applying the debounce: an event that cancels a held
     /// one still pending deletes it and is itself not stored. Returns how many rows the
     /// outbox gained (negative when cancellations outnumber new rows).
-    pub async fn insert(&self, rows: Vec<NewPending>) -> Result<i64, StoreError> {
+    /// `live` updates the record of live channels and members in the same transaction.
+    pub async fn insert(
+        &self,
+        rows: Vec<NewPending>,
+        live: Vec<LiveChange>,
+    ) -> Result<i64, StoreError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let mut stored = 0;
+            {
+                let mut add = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO live (app_id, channel, user_id) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut remove = tx.prepare_cached(
+                    "DELETE FROM live WHERE app_id = ?1 AND channel = ?2 AND user_id = ?3",
+                )?;
+                for change in &live {
+                    let key = params![
+                        &*change.app_id,
+                        &*change.channel,
+                        change.user_id.as_deref().unwrap_or("")
+                    ];
+                    if change.live {
+                        add.execute(key)?;
+                    } else {
+                        remove.execute(key)?;
+                    }
+                }
+            }
             {
                 let mut cancel = tx.prepare_cached(
                     "DELETE FROM pending WHERE id = (SELECT id FROM pending
@@ -450,6 +490,19 @@ impl Store {
         .await
     }
 
+    /// Channels and members recorded live: `(app_id, channel, user_id)`.
+    pub async fn live(&self) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT app_id, channel, user_id FROM live")?;
+            let rows = stmt.query_map([], |r| {
+                let user: String = r.get(2)?;
+                Ok((r.get(0)?, r.get(1)?, (!user.is_empty()).then_some(user)))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     /// Events waiting in the outbox (all apps), for the queue-depth gauge.
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         self.with(|conn| conn.query_row("SELECT COUNT(*) FROM pending", [], |r| r.get(0)))
@@ -534,16 +587,16 @@ mod tests {
         let (store, path) = open();
         let (app, url): (Arc<str>, Arc<str>) = (Arc::from("1"), Arc::from("http://r/"));
         store
-            .insert(vec![row("channel_occupied", "c", 0, 0)])
+            .insert(vec![row("channel_occupied", "c", 0, 0)], Vec::new())
             .await
             .unwrap();
         store
-            .insert(vec![row("channel_vacated", "c", 10, 3000)])
+            .insert(vec![row("channel_vacated", "c", 10, 3000)], Vec::new())
             .await
             .unwrap();
         // Back after 1 s: the held vacated goes, and the occupied is not stored.
         let stored = store
-            .insert(vec![row("channel_occupied", "c", 1010, 0)])
+            .insert(vec![row("channel_occupied", "c", 1010, 0)], Vec::new())
             .await
             .unwrap();
         assert_eq!(stored, -1, "one held row went, nothing was added");
@@ -556,7 +609,7 @@ mod tests {
         assert!(batch.events[0].contains("channel_occupied"));
         // After the hold, a vacated is sent and a later occupied is stored.
         store
-            .insert(vec![row("channel_vacated", "c", 20_000, 3000)])
+            .insert(vec![row("channel_vacated", "c", 20_000, 3000)], Vec::new())
             .await
             .unwrap();
         assert_eq!(
@@ -572,7 +625,7 @@ mod tests {
             "the batch in progress does not block, but nothing else is due yet"
         );
         let stored = store
-            .insert(vec![row("channel_occupied", "c", 24_000, 0)])
+            .insert(vec![row("channel_occupied", "c", 24_000, 0)], Vec::new())
             .await
             .unwrap();
         assert_eq!(stored, 1);
@@ -584,10 +637,13 @@ mod tests {
         let (store, path) = open();
         let (app, url): (Arc<str>, Arc<str>) = (Arc::from("1"), Arc::from("http://r/"));
         store
-            .insert(vec![
-                row("channel_occupied", "a", 0, 0),
-                row("channel_occupied", "b", 1, 0),
-            ])
+            .insert(
+                vec![
+                    row("channel_occupied", "a", 0, 0),
+                    row("channel_occupied", "b", 1, 0),
+                ],
+                Vec::new(),
+            )
             .await
             .unwrap();
         let batch = store

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::store::{NewPending, Store};
+use super::store::{LiveChange, NewPending, Store};
 use super::{HOLD, Queued, Receiver, WebhookEvent};
 use crate::metrics::METRICS;
 
@@ -25,6 +25,7 @@ pub(crate) async fn run(
     mut queue: mpsc::Receiver<Queued>,
     receivers: Arc<Vec<Arc<Receiver>>>,
     store: Store,
+    track_live: bool,
     token: CancellationToken,
 ) {
     let mut burst = Vec::with_capacity(BURST);
@@ -42,7 +43,7 @@ pub(crate) async fn run(
                     burst.push(q);
                 }
                 if !burst.is_empty() {
-                    write(&app_id, &mut burst, &receivers, &store).await;
+                    write(&app_id, &mut burst, &receivers, &store, track_live).await;
                 }
                 return;
             }
@@ -53,7 +54,7 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        write(&app_id, &mut burst, &receivers, &store).await;
+        write(&app_id, &mut burst, &receivers, &store, track_live).await;
     }
 }
 
@@ -62,10 +63,20 @@ async fn write(
     burst: &mut Vec<Queued>,
     receivers: &[Arc<Receiver>],
     store: &Store,
+    track_live: bool,
 ) {
     let mut rows = Vec::with_capacity(burst.len());
+    let mut live = Vec::new();
     let mut woken = vec![false; receivers.len()];
     for q in burst.drain(..) {
+        if let Some((now_live, user)) = q.event.live_change().filter(|_| track_live) {
+            live.push(LiveChange {
+                app_id: app_id.clone(),
+                channel: Arc::from(q.event.channel()),
+                user_id: user.map(Arc::from),
+                live: now_live,
+            });
+        }
         let json: Arc<str> = Arc::from(q.event.to_json());
         let channel: Arc<str> = Arc::from(q.event.channel());
         let user_id: Option<Arc<str>> = q.event.member().map(Arc::from);
@@ -100,7 +111,7 @@ async fn write(
         }
     }
     let offered = rows.len();
-    match store.insert(rows).await {
+    match store.insert(rows, live).await {
         Ok(change) => METRICS.webhook_outbox_pending.add(change),
         Err(error) => {
             METRICS.webhook_events_dropped.add(offered as u64);
