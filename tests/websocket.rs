@@ -63,6 +63,60 @@ async fn refusals_use_pusher_close_codes() {
 }
 
 #[tokio::test]
+async fn origin_allow_list_admits_listed_and_wildcard_origins_and_refuses_others() {
+    let mut config = test_config();
+    config.apps[0].allowed_origins = vec![
+        "https://app.example.com".into(),
+        "https://*.example.com".into(),
+    ];
+    let mut open = AppConfig::new("2", "open-key", "s");
+    open.allowed_origins = Vec::new();
+    config.apps.push(open);
+    let server = TestServer::start(config).await;
+    let url = server.ws_url(KEY);
+
+    for origin in [
+        "https://app.example.com",
+        "https://eu.app.example.com",
+        "https://other.example.com:443",
+    ] {
+        let mut c = Client::connect_with_origin(&url, origin).await;
+        assert_eq!(
+            c.recv().await["event"],
+            "pusher:connection_established",
+            "{origin}"
+        );
+    }
+    // Not a browser: no Origin header to check.
+    let mut c = server.connect().await;
+    assert_eq!(c.recv().await["event"], "pusher:connection_established");
+
+    for origin in [
+        "https://evil.test",
+        "http://app.example.com",
+        "https://example.com",
+        "https://app.example.com.evil.test",
+        "null",
+    ] {
+        let mut c = Client::connect_with_origin(&url, origin).await;
+        let err = c.recv().await;
+        assert_eq!(err["event"], "pusher:error", "{origin}");
+        assert_eq!(err["data"]["code"], 4009, "{origin}");
+        let message = err["data"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not authorized") && message.contains(origin),
+            "{message}"
+        );
+        assert_eq!(c.close_code().await, Some(4009), "{origin}");
+    }
+
+    // An app with an empty list still admits every origin.
+    let mut c = Client::connect_with_origin(&server.ws_url("open-key"), "https://evil.test").await;
+    assert_eq!(c.recv().await["event"], "pusher:connection_established");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn answers_json_and_protocol_pings() {
     let server = TestServer::default().await;
     let (mut c, _) = server.connect_established().await;

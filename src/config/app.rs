@@ -44,6 +44,10 @@ pub struct AppConfig {
     /// Bearer token accepted by the audit API for this app (in addition to signatures).
     #[serde(default)]
     pub audit_token: Option<String>,
+    /// Origins allowed to open a WebSocket (`https://app.example.com`, `https://*.example.com`);
+    /// empty allows every origin. See `origins.rs`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     /// Receivers of this app's webhooks (`[[apps.webhooks]]`).
     #[serde(default)]
     pub webhooks: Vec<super::webhooks::WebhookConfig>,
@@ -96,6 +100,7 @@ impl AppConfig {
             client_events_per_second: default_client_event_rate(),
             authorized_connections_timeout_secs: 0,
             audit_token: None,
+            allowed_origins: Vec::new(),
             webhooks: Vec::new(),
             audit_fields: BTreeMap::new(),
             redact: Vec::new(),

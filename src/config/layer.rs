@@ -62,6 +62,8 @@ pub struct Layer {
     pub app_client_events: Option<String>,
     pub app_subscription_count: Option<String>,
     pub app_audit_token: Option<String>,
+    /// Comma-separated origin allow-list of the single env-configured app.
+    pub app_allowed_origins: Option<String>,
     /// JSON list of webhooks of the single env-configured app.
     pub app_webhooks: Option<String>,
     /// Several apps, from the TOML file.
@@ -136,6 +138,7 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         ]),
         app_subscription_count: get(&["HERALD_APP_SUBSCRIPTION_COUNT"]),
         app_audit_token: get(&["HERALD_APP_AUDIT_TOKEN"]),
+        app_allowed_origins: get(&["HERALD_APP_ALLOWED_ORIGINS"]),
         app_webhooks: get(&["HERALD_APP_WEBHOOKS", "SOKETI_DEFAULT_APP_WEBHOOKS"]),
         webhook_store: get(&["HERALD_WEBHOOK_STORE"]),
         webhook_give_up: get(&["HERALD_WEBHOOK_GIVE_UP"]),

@@ -4,6 +4,7 @@
 
 mod app;
 mod layer;
+pub mod origins;
 mod resolve;
 pub mod retention;
 pub mod webhooks;

@@ -102,6 +102,22 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
                 false,
             )?;
             app.audit_token = pick!(layers, app_audit_token);
+            if let Some(raw) = pick!(layers, app_allowed_origins) {
+                app.allowed_origins = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                for origin in &app.allowed_origins {
+                    super::origins::validate(origin).map_err(|reason| {
+                        ConfigError::invalid(
+                            "app_allowed_origins (HERALD_APP_ALLOWED_ORIGINS)",
+                            reason,
+                        )
+                    })?;
+                }
+            }
             if let Some(raw) = pick!(layers, app_webhooks) {
                 app.webhooks = serde_json::from_str(&raw).map_err(|e| {
                     ConfigError::invalid(
@@ -498,6 +514,11 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
                 "must be greater than 0",
             ));
         }
+        for (j, origin) in app.allowed_origins.iter().enumerate() {
+            super::origins::validate(origin).map_err(|reason| {
+                ConfigError::invalid(at(&format!("allowed_origins[{j}]")), reason)
+            })?;
+        }
         if app.client_events_per_second == 0 {
             return Err(ConfigError::invalid(
                 at("client_events_per_second"),
@@ -658,6 +679,7 @@ id = "app-id"
 key = "k1"
 secret = "s1"
 client_events = true
+allowed_origins = ["https://app.example.com", "https://*.example.com"]
 [[apps]]
 id = "2"
 key = "k2"
@@ -671,6 +693,11 @@ max_connections = 10
         assert_eq!(c.port, 6100);
         assert_eq!(c.apps.len(), 2);
         assert!(c.apps[0].client_events);
+        assert_eq!(
+            c.apps[0].allowed_origins,
+            ["https://app.example.com", "https://*.example.com"]
+        );
+        assert!(c.apps[1].allowed_origins.is_empty());
         assert!(!c.apps[1].enabled);
         assert_eq!(c.apps[1].max_connections, Some(10));
         assert_eq!(c.trusted_proxies.len(), 1);
@@ -805,5 +832,27 @@ headers = { Authorization = "Bearer t" }
             let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
             assert!(err.to_string().starts_with(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn allowed_origins_from_the_env_and_bad_ones_named() {
+        let c = resolve(&[env(&[(
+            "HERALD_APP_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000",
+        )])])
+        .unwrap();
+        assert_eq!(
+            c.apps[0].allowed_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        let err = resolve(&[env(&[("HERALD_APP_ALLOWED_ORIGINS", "app.example.com")])])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HERALD_APP_ALLOWED_ORIGINS"), "{err}");
+        assert!(err.contains("scheme://host"), "{err}");
+        let mut app = AppConfig::new("1", "k", "s");
+        app.allowed_origins = vec!["https://a.*.com".into()];
+        let err = validate_apps(&[app]).unwrap_err().to_string();
+        assert!(err.contains("apps[0].allowed_origins[0]"), "{err}");
     }
 }

@@ -12,6 +12,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::outbox::Outbox;
 use super::session::Session;
+use crate::config::origins;
 use crate::hub::{AppHub, ConnectionInbox};
 use crate::limits::{self, Limit};
 use crate::metrics::METRICS;
@@ -25,6 +26,8 @@ const MAX_FRAMES_PER_FLUSH: usize = 64;
 pub struct ConnectRequest {
     pub key: String,
     pub protocol: Option<String>,
+    /// The `Origin` header; browsers always send it, other clients usually do not.
+    pub origin: Option<String>,
 }
 
 /// Runs one connection from handshake to cleanup.
@@ -76,6 +79,16 @@ fn admit(state: &AppState, request: &ConnectRequest) -> Result<Arc<AppHub>, (Clo
     };
     if !app.config.enabled {
         return Err((CloseCode::AppDisabled, "Application disabled".to_owned()));
+    }
+    // The allow-list stops other sites' pages from using the app key in a visitor's browser;
+    // a client without an `Origin` is not a browser and could send any value, so it passes.
+    if let Some(origin) = &request.origin
+        && !origins::allowed(&app.config.allowed_origins, origin)
+    {
+        return Err((
+            CloseCode::Unauthorized,
+            format!("Connection not authorized: origin {origin} is not allowed for this app"),
+        ));
     }
     if let Some(raw) = &request.protocol {
         match raw.parse::<u8>() {

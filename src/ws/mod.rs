@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use herald_protocol::CloseCode;
 use serde::Deserialize;
@@ -48,6 +48,10 @@ pub async fn upgrade(
     let request = ConnectRequest {
         key,
         protocol: query.protocol,
+        // A header that is not text cannot match any allowed origin.
+        origin: headers
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("(not text)").to_owned()),
     };
     // Messages over our own limit get a `pusher:error`; tungstenite's hard limit sits well
     // above it so that only abusive frames tear the connection down.
