@@ -40,6 +40,8 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub metrics_port: Option<u16>,
+    /// Address of the `/metrics` listener: loopback unless the operator opens it up.
+    pub metrics_host: IpAddr,
     pub node_id: String,
     pub apps: Vec<AppConfig>,
     /// Set ⇒ several nodes share state through Redis.

@@ -64,6 +64,12 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         6001,
         "a port number",
     )?;
+    let metrics_host: IpAddr = parse(
+        "metrics_host (HERALD_METRICS_HOST)",
+        pick!(layers, metrics_host),
+        IpAddr::from([127, 0, 0, 1]),
+        "an IP address",
+    )?;
     let metrics_port = match pick!(layers, metrics_port) {
         None => None,
         Some(v) => Some(parse(
@@ -314,6 +320,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
         host,
         port,
         metrics_port,
+        metrics_host,
         node_id,
         apps,
         redis_url,
@@ -832,6 +839,18 @@ headers = { Authorization = "Bearer t" }
             let err = resolve(&[file_layer(&path).unwrap()]).unwrap_err();
             assert!(err.to_string().starts_with(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_told() {
+        assert_eq!(
+            resolve(&[env(&[])]).unwrap().metrics_host,
+            IpAddr::from([127, 0, 0, 1])
+        );
+        let c = resolve(&[env(&[("HERALD_METRICS_HOST", "0.0.0.0")])]).unwrap();
+        assert_eq!(c.metrics_host, IpAddr::from([0, 0, 0, 0]));
+        let err = resolve(&[env(&[("HERALD_METRICS_HOST", "nowhere")])]).unwrap_err();
+        assert!(err.to_string().contains("HERALD_METRICS_HOST"), "{err}");
     }
 
     #[test]

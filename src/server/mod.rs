@@ -157,7 +157,7 @@ pub async fn run(
     }
 
     if let Some(port) = state.config.metrics_port {
-        let addr = SocketAddr::new(state.config.host, port);
+        let addr = SocketAddr::new(state.config.metrics_host, port);
         let metrics_listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
