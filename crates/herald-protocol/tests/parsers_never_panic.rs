@@ -170,11 +170,10 @@ proptest! {
             (.., None) => matches!(err, E::MissingParameter("auth_timestamp")),
             (.., Some(Err(text))) if text.parse::<i64>().is_err() => matches!(err, E::BadTimestamp(_)),
             (.., Some(Ok(offset))) if offset.abs() >= 600 => matches!(err, E::TimestampExpired { .. }),
-            _ => match &md5 {
-                Some(Some(wrong)) if *wrong != body_md5 => matches!(err, E::BodyMd5Mismatch { .. }),
-                None if !body.is_empty() => matches!(err, E::BodyMd5Missing),
-                _ => matches!(err, E::WrongSignature { .. }),
-            },
+            // The signature is checked before the body (the body is read only for a
+            // signed request), and random signatures never verify: body_md5 problems are
+            // only reachable with a valid signature, which the unit tests cover.
+            _ => matches!(err, E::WrongSignature { .. }),
         };
         prop_assert!(expected_ok, "{err:?}");
     }
