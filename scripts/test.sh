@@ -30,6 +30,9 @@ for arg in "$@"; do
   esac
 done
 
+# shellcheck source=scripts/postgres.sh
+. "$ROOT/scripts/postgres.sh"
+
 results=()
 failed=0
 banner() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -130,6 +133,10 @@ if [ "$install" -eq 1 ]; then
   run_step "npm ci (dashboard)" install_dashboard_packages || true
   run_step "pip install -r tests/compat/requirements.txt" install_python_packages || true
 fi
+
+# The PostgreSQL audit-store tests (and the cluster test) need a server; under CI=true they
+# fail rather than skip if there is none.
+run_step "PostgreSQL for the audit-store tests" start_test_postgres || true
 
 if [ "$compat_only" -eq 0 ]; then
   run_step "cargo fmt --all -- --check" cargo fmt --all -- --check || true

@@ -79,6 +79,18 @@ impl AuditSink {
         app.rules.redact(channels, data)
     }
 
+    /// Why events cannot be recorded right now, when the recorder's store is failing and
+    /// the policy refuses unrecorded events (so the node should not take traffic).
+    pub fn not_ready_reason(&self) -> Option<String> {
+        let recorder = self.recorder.as_ref()?;
+        if recorder.on_unavailable() == UnavailablePolicy::DeliverAndRecord {
+            return None;
+        }
+        recorder
+            .unavailable_reason()
+            .map(|reason| format!("audit store unavailable: {reason}"))
+    }
+
     /// Records `events` of app `app_id` and resolves once the recorder has committed them.
     /// Returns, per event, whether it is new: false for an idempotent retry, which must not
     /// be delivered again. A recorder failure refuses the events ([`NotRecorded`]), unless

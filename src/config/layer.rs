@@ -31,6 +31,7 @@ pub struct Layer {
     pub audit_stream_buffer: Option<String>,
     pub audit_stream_heartbeat: Option<String>,
     pub audit_prune_interval: Option<String>,
+    pub audit_pg_schema: Option<String>,
     pub activity_timeout: Option<String>,
     pub pong_timeout: Option<String>,
     pub max_channel_name_length: Option<String>,
@@ -97,6 +98,7 @@ pub fn env_layer(vars: &HashMap<String, String>) -> Layer {
         audit_stream_buffer: get(&["HERALD_AUDIT_STREAM_BUFFER"]),
         audit_stream_heartbeat: get(&["HERALD_AUDIT_STREAM_HEARTBEAT"]),
         audit_prune_interval: get(&["HERALD_AUDIT_PRUNE_INTERVAL"]),
+        audit_pg_schema: get(&["HERALD_AUDIT_PG_SCHEMA"]),
         activity_timeout: get(&["HERALD_ACTIVITY_TIMEOUT"]),
         pong_timeout: get(&["HERALD_PONG_TIMEOUT"]),
         max_channel_name_length: get(&[

@@ -68,6 +68,8 @@ pub struct Config {
     pub audit_stream_heartbeat: Duration,
     /// How often the retention job prunes every app that has `[[apps.retention]]` rules.
     pub audit_prune_interval: Duration,
+    /// Schema of a PostgreSQL audit store.
+    pub audit_pg_schema: String,
     /// Seconds of client silence before the server pings; also sent in the handshake.
     pub activity_timeout: Duration,
     /// How long to wait for any reply to a ping before closing with 4201.

@@ -189,6 +189,10 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             ));
         }
     };
+    let audit_pg_schema = pick!(layers, audit_pg_schema)
+        .unwrap_or_else(|| herald_audit::config::DEFAULT_PG_SCHEMA.to_owned());
+    herald_audit::config::check_pg_schema(&audit_pg_schema)
+        .map_err(|e| ConfigError::invalid("audit_pg_schema (HERALD_AUDIT_PG_SCHEMA)", e))?;
     let redis_url = pick!(layers, redis_url);
     if let Some(url) = &redis_url {
         if url.starts_with("rediss://") {
@@ -356,6 +360,7 @@ pub(super) fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
             pick!(layers, audit_prune_interval),
             3600,
         )?,
+        audit_pg_schema,
         activity_timeout: secs(
             "activity_timeout (HERALD_ACTIVITY_TIMEOUT)",
             pick!(layers, activity_timeout),

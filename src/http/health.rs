@@ -1,5 +1,6 @@
-//! `GET /` (alive) and `GET /ready` (503 while draining or while the adapter's backing
-//! store is unreachable), for load balancers and orchestrators.
+//! `GET /` (alive) and `GET /ready` (503 while draining, while the adapter's backing
+//! store is unreachable, or while the audit store cannot be written and unrecorded events
+//! are refused), for load balancers and orchestrators.
 
 use axum::Json;
 use axum::extract::State;
@@ -30,6 +31,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         );
     }
     if let Some(reason) = state.guards.descriptors.reason() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        );
+    }
+    if let Some(reason) = state.audit.not_ready_reason() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "ready": false, "reason": reason })),

@@ -64,6 +64,7 @@ pub async fn build_state(config: Config, shutdown: CancellationToken) -> anyhow:
                         heartbeat: config.audit_stream_heartbeat,
                         ..Default::default()
                     },
+                    pg_schema: config.audit_pg_schema.clone(),
                     ..Default::default()
                 },
                 background.clone(),

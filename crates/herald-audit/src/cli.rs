@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 
 use crate::chain::{Checkpoint, CheckpointJson};
-use crate::config::{DEFAULT_URL, StoreLocation};
+use crate::config::{DEFAULT_PG_SCHEMA, DEFAULT_URL, StoreLocation};
 use crate::event::EventSummary;
 use crate::export::ExportFormat;
 use crate::query::page::parse_ordering;
@@ -37,6 +37,10 @@ pub enum AuditCommand {
     /// Apply the apps' [[apps.retention]] rules now (the server also runs them every
     /// HERALD_AUDIT_PRUNE_INTERVAL). Pruned events keep their seq and hashes.
     Prune(PruneArgs),
+    /// Copy every event, with its seq, from one store into a PostgreSQL store (moving a
+    /// node's history into a cluster's store). Resumable: a re-run continues where the
+    /// last one stopped and copies nothing twice.
+    Copy(crate::copy::CopyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +126,9 @@ pub struct StoreArgs {
     /// App id.
     #[arg(long, default_value = "1")]
     pub app: String,
+    /// Schema of a PostgreSQL store.
+    #[arg(long, env = "HERALD_AUDIT_PG_SCHEMA", default_value = DEFAULT_PG_SCHEMA)]
+    pub pg_schema: String,
 }
 
 /// The query API's filters, as flags.
@@ -279,7 +286,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             let filter = EventFilter::from_params(&mut params, now).map_err(cli_error)?;
             let page = PageRequest::from_params(&mut params, Direction::Desc).map_err(cli_error)?;
             params.finish().map_err(cli_error)?;
-            let reader = open(&args.store.db)?;
+            let reader = open(&args.store).await?;
             let result = reader.list(&args.store.app, filter, page).await?;
             let mut out = std::io::stdout().lock();
             if args.json {
@@ -299,7 +306,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Show(args) => {
-            let reader = open(&args.store.db)?;
+            let reader = open(&args.store).await?;
             let Some(record) = reader.get(&args.store.app, args.seq).await? else {
                 bail!(
                     "no audit event with seq {} in app {:?}",
@@ -317,7 +324,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             let mut params = args.filter.params(Vec::new())?;
             let filter = EventFilter::from_params(&mut params, now).map_err(cli_error)?;
             params.finish().map_err(cli_error)?;
-            let reader = open(&args.store.db)?;
+            let reader = open(&args.store).await?;
             let mut out: Box<dyn Write> = match &args.output {
                 Some(path) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(path)
@@ -341,7 +348,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                 .params(vec![("top".into(), args.top.to_string())])?;
             let request = StatsRequest::from_params(&mut params, now).map_err(cli_error)?;
             params.finish().map_err(cli_error)?;
-            let reader = open(&args.store.db)?;
+            let reader = open(&args.store).await?;
             let stats = reader.stats(&args.store.app, request).await?;
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &stats)?;
@@ -365,6 +372,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                 print!("{}", crate::signing::public_key_pem(&key));
             }
         }
+        AuditCommand::Copy(args) => crate::copy::run(args).await?,
     }
     Ok(())
 }
@@ -389,7 +397,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.checkpoints {
         options.extra_checkpoints = read_checkpoints(path)?;
     }
-    let reader = open(&args.store.db)?;
+    let reader = open(&args.store).await?;
     let report = reader.verify(&args.store.app, options).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -446,8 +454,19 @@ fn read_checkpoints(path: &std::path::Path) -> anyhow::Result<Vec<Checkpoint>> {
         .collect()
 }
 
-fn open(url: &str) -> anyhow::Result<AuditReader> {
-    AuditReader::open_existing(url).with_context(|| format!("cannot read the audit store {url}"))
+async fn open(store: &StoreArgs) -> anyhow::Result<AuditReader> {
+    open_store(&store.db, &store.pg_schema).await
+}
+
+async fn open_store(url: &str, pg_schema: &str) -> anyhow::Result<AuditReader> {
+    AuditReader::open_existing(url, pg_schema)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot read the audit store {}",
+                crate::config::redact_url(url)
+            )
+        })
 }
 
 fn print_table(out: &mut impl Write, rows: &[EventSummary]) -> std::io::Result<()> {

@@ -1,8 +1,8 @@
 //! Configuration of the audit recorder, and parsing of the store URL.
 //!
-//! The URL decides which store backs the recorder (`sqlite://path`, `sqlite::memory:`;
-//! `postgres://…` is recognised so that the error says it is not built yet rather than
-//! "invalid URL").
+//! The URL decides which store backs the recorder: `sqlite://path` and `sqlite::memory:`
+//! (one node), `postgres://…` / `postgresql://…` (one store shared by every node of a
+//! cluster; see [`crate::store::postgres`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +12,9 @@ use crate::live::LiveSettings;
 
 /// The store used when nothing is configured: an embedded SQLite file under `./data/`.
 pub const DEFAULT_URL: &str = "sqlite://./data/herald-audit.db";
+
+/// The PostgreSQL schema used when none is configured.
+pub const DEFAULT_PG_SCHEMA: &str = "herald";
 
 /// How the audit recorder is set up. Build it with `AuditConfig { url, ..Default::default() }`.
 #[derive(Debug, Clone)]
@@ -44,6 +47,9 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// The live stream's buffer, heartbeat and polling.
     pub live: LiveSettings,
+    /// The PostgreSQL schema holding herald's tables (created if missing). Ignored by
+    /// SQLite.
+    pub pg_schema: String,
 }
 
 impl Default for AuditConfig {
@@ -60,6 +66,7 @@ impl Default for AuditConfig {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
             live: LiveSettings::default(),
+            pg_schema: DEFAULT_PG_SCHEMA.to_owned(),
         }
     }
 }
@@ -94,6 +101,8 @@ pub enum StoreLocation {
     SqliteFile(PathBuf),
     /// A private in-memory SQLite database (lost when the recorder stops).
     SqliteMemory,
+    /// A PostgreSQL database, by its `postgres://` URL (checked, `sslmode` understood).
+    Postgres(String),
 }
 
 impl StoreLocation {
@@ -120,16 +129,57 @@ impl StoreLocation {
             return Ok(Self::SqliteFile(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(OpenError::Unsupported(
-                "the PostgreSQL audit store is not available in this build yet; use sqlite://"
-                    .into(),
-            ));
+            crate::store::postgres::PgTarget::check_url(url)?;
+            return Ok(Self::Postgres(url.to_owned()));
         }
         Err(OpenError::InvalidUrl {
-            url: url.to_owned(),
-            reason: "expected sqlite://PATH or sqlite::memory:".into(),
+            url: redact_url(url),
+            reason:
+                "expected sqlite://PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB"
+                    .into(),
         })
     }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Checks a PostgreSQL schema name: herald creates and names it in SQL, so it is limited to
+/// plain lower-case identifiers that need no quoting.
+pub fn check_pg_schema(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if !first_ok
+        || name.len() > 63
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "expected a lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters), got {name:?}"
+        ));
+    }
+    if name.starts_with("pg_") {
+        return Err(format!(
+            "{name:?}: names starting with pg_ are reserved by PostgreSQL"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -156,10 +206,52 @@ mod tests {
     fn refuses_other_urls_with_a_reason() {
         let err = StoreLocation::parse("mysql://x").unwrap_err().to_string();
         assert!(err.contains("mysql://x"), "{err}");
-        let err = StoreLocation::parse("postgres://db/x")
+        assert!(StoreLocation::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn parses_postgres_urls_and_refuses_tls_it_cannot_do() {
+        for url in [
+            "postgres://u:p@127.0.0.1:5432/herald",
+            "postgresql://u@db.internal/herald?sslmode=disable",
+            "postgres://u@db/herald?sslmode=prefer&application_name=x",
+        ] {
+            assert_eq!(
+                StoreLocation::parse(url).unwrap(),
+                StoreLocation::Postgres(url.to_owned())
+            );
+        }
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let err = StoreLocation::parse(&format!("postgres://u:secret@db/x?sslmode={mode}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("sslmode"), "{err}");
+            assert!(!err.contains("secret"), "the password leaked: {err}");
+        }
+        let err = StoreLocation::parse("postgres://u:secret@db/x?sslmode=sometimes")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("PostgreSQL"), "{err}");
-        assert!(StoreLocation::parse("sqlite://").is_err());
+        assert!(
+            err.contains("sometimes") && !err.contains("secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:pa@ss@h:5432/db?x=1"),
+            "postgres://u:***@h:5432/db?x=1"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(check_pg_schema("herald").is_ok());
+        assert!(check_pg_schema("audit_2").is_ok());
+        for bad in ["", "Herald", "a-b", "1x", "x\"; drop", "pg_audit"] {
+            assert!(check_pg_schema(bad).is_err(), "{bad}");
+        }
     }
 }

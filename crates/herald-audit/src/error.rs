@@ -51,6 +51,44 @@ impl StoreError {
                     | rusqlite::ErrorCode::TypeMismatch
             ),
             Self::Sqlite(rusqlite::Error::ToSqlConversionFailure(_)) => true,
+            // Class 22 is "data exception" (a value the column cannot hold), 23 "integrity
+            // constraint violation", 54 "program limit exceeded" (a row too big).
+            Self::Postgres(e) => e.code().is_some_and(|c| {
+                ["22", "23", "54"]
+                    .iter()
+                    .any(|class| c.code().starts_with(class))
+            }),
+            _ => false,
+        }
+    }
+
+    /// The failure as it may be shown to API clients and on `/ready`: what kind of
+    /// failure, never a host, a user or a path.
+    pub fn public_reason(&self) -> String {
+        match self {
+            Self::Postgres(e) => match e.as_db_error() {
+                Some(db) => format!(
+                    "PostgreSQL refused the write (SQLSTATE {})",
+                    db.code().code()
+                ),
+                None => "PostgreSQL is unreachable; reconnecting".to_owned(),
+            },
+            Self::Unreachable(_) => "PostgreSQL is unreachable; reconnecting".to_owned(),
+            Self::Sqlite(e) => e.to_string(),
+            Self::Io(e) => e.to_string(),
+            Self::Schema(_) | Self::Corrupt(_) => {
+                "the audit store is in an unexpected state (see the server log)".to_owned()
+            }
+            Self::Cancelled => "the reader went away".to_owned(),
+        }
+    }
+
+    /// True when the store could not be reached at all (refused, timed out, connection
+    /// lost) rather than answering with an error.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Postgres(e) => e.as_db_error().is_none(),
+            Self::Unreachable(_) => true,
             _ => false,
         }
     }
@@ -61,6 +99,14 @@ impl StoreError {
 pub enum StoreError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {}", describe_pg(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The store cannot be reached now; the text says why without naming hosts or users.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The store is fine but its schema is not one this herald can use.
+    #[error("{0}")]
+    Schema(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// A stored value could not be decoded (a corrupted or foreign database).
@@ -69,4 +115,22 @@ pub enum StoreError {
     /// The reading side was dropped (for example an export whose client went away).
     #[error("the reader went away")]
     Cancelled,
+}
+
+/// A PostgreSQL error as one line: the server's message and SQLSTATE when it answered,
+/// otherwise the driver's description (which never carries the password).
+fn describe_pg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
 }

@@ -14,8 +14,9 @@
 //!   [`RecordError::Unavailable`] naming the cause. The trigger API turns both into 503.
 //! * Readers use their own connections (WAL lets them run while the writer commits).
 //! * [`store`] is the boundary to the database: [`store::WriteStore`] and
-//!   [`store::ReadStore`]; SQLite is the only implementation today, PostgreSQL fits behind
-//!   the same traits.
+//!   [`store::ReadStore`], implemented by the embedded SQLite store (one node) and the
+//!   PostgreSQL store shared by a cluster ([`store::postgres`]: ordering across nodes,
+//!   driver choice, durability).
 //! * Queries: every index leads with `(app_id, …, seq)`; a time range becomes a `seq` range
 //!   (see *Order and time*); channel filters and full-text searches (FTS5) are driven by
 //!   their own indexes; statistics over whole days read per-day rollups the writer keeps
@@ -57,6 +58,7 @@ pub mod api;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod copy;
 pub mod error;
 pub mod event;
 pub mod export;
@@ -74,6 +76,7 @@ pub mod timefmt;
 pub mod verify;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
@@ -88,6 +91,8 @@ pub use reader::{AuditReader, QueryError};
 pub use rules::AuditRules;
 pub use writer::AuditRecorder;
 
+use store::WriteStore;
+use store::postgres::{PgReader, PgTarget, PgWriter};
 use store::sqlite::{SqliteReader, SqliteTarget, SqliteWriter};
 
 /// An open audit store: the handles the server keeps.
@@ -100,6 +105,9 @@ pub struct Audit {
     /// already queued has been recorded. Await it before exiting.
     pub writer: JoinHandle<()>,
 }
+
+/// How often a live stream over a PostgreSQL store looks for events other nodes committed.
+const PG_LIVE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Opens (creating if needed) the store named by `config.url`, and starts the writer.
 /// Refuses invalid configuration with a message naming the setting.
@@ -122,7 +130,58 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
     }
     let location = StoreLocation::parse(&config.url)?;
     let signer = Arc::new(signing_key(&config, &location)?);
-    let target = SqliteTarget::new(&location, config.busy_timeout);
+    let durability = config.durability;
+    let (writer_store, unsigned, store) = match &location {
+        StoreLocation::Postgres(url) => open_postgres(url, &config).await?,
+        _ => open_sqlite(&location, &config).await?,
+    };
+    let mut live = config.live.clone();
+    if matches!(location, StoreLocation::Postgres(_)) && live.poll.is_none() {
+        // Other nodes commit into the same store: the live tail also looks for their
+        // events (this node's own commits still wake it at once).
+        live.poll = Some(PG_LIVE_POLL);
+    }
+    let feed = LiveFeed::new(Arc::clone(&store), live);
+    let reader = AuditReader::new(store, config.read_connections)
+        .with_public_key(signer.verifying_key())
+        .with_live(feed.clone());
+    let (recorder, writer) = writer::spawn(
+        writer_store,
+        writer::WriterSettings {
+            queue_capacity: config.queue_capacity,
+            max_batch: config.max_batch,
+            durability,
+            on_unavailable: config.on_unavailable,
+            signer,
+            checkpoint_every: config.checkpoint_every,
+            checkpoint_interval: config.checkpoint_interval,
+            unsigned,
+            live: Some(feed),
+        },
+        shutdown,
+    );
+    tracing::info!(
+        message = "Audit recorder started.",
+        url = %config::redact_url(&config.url),
+        durability = ?durability,
+    );
+    Ok(Audit {
+        recorder,
+        reader,
+        writer,
+    })
+}
+
+/// What opening a store gives: the writer's store, each app's events not yet covered by
+/// a signed checkpoint, and the read side.
+type Opened = (
+    Box<dyn WriteStore>,
+    HashMap<String, u64>,
+    Arc<dyn store::ReadStore>,
+);
+
+async fn open_sqlite(location: &StoreLocation, config: &AuditConfig) -> Result<Opened, OpenError> {
+    let target = SqliteTarget::new(location, config.busy_timeout);
     let durability = config.durability;
     let opened = tokio::task::spawn_blocking({
         let target = target.clone();
@@ -142,37 +201,36 @@ pub async fn open(config: AuditConfig, shutdown: CancellationToken) -> Result<Au
         location: target.describe(),
         source,
     })?;
-    let store: Arc<dyn store::ReadStore> =
-        Arc::new(SqliteReader::new(target, config.read_connections));
-    let feed = LiveFeed::new(Arc::clone(&store), config.live.clone());
-    let reader = AuditReader::new(store, config.read_connections)
-        .with_public_key(signer.verifying_key())
-        .with_live(feed.clone());
-    let (recorder, writer) = writer::spawn(
-        Box::new(writer_store),
-        writer::WriterSettings {
-            queue_capacity: config.queue_capacity,
-            max_batch: config.max_batch,
-            durability,
-            on_unavailable: config.on_unavailable,
-            signer,
-            checkpoint_every: config.checkpoint_every,
-            checkpoint_interval: config.checkpoint_interval,
-            unsigned,
-            live: Some(feed),
-        },
-        shutdown,
-    );
-    tracing::info!(
-        message = "Audit recorder started.",
-        url = %config.url,
-        durability = ?durability,
-    );
-    Ok(Audit {
-        recorder,
-        reader,
-        writer,
+    let store = Arc::new(SqliteReader::new(target, config.read_connections));
+    Ok((Box::new(writer_store), unsigned, store))
+}
+
+/// Migrates the schema (once per cluster: the migration takes an advisory lock), opens the
+/// writer's connection and the readers' pool. Refuses to start when PostgreSQL cannot be
+/// reached, so a misconfigured node fails loudly instead of answering 503 forever.
+async fn open_postgres(url: &str, config: &AuditConfig) -> Result<Opened, OpenError> {
+    let target = PgTarget::new(url, &config.pg_schema)?;
+    let rt = tokio::runtime::Handle::current();
+    let durability = config.durability;
+    let read_connections = config.read_connections;
+    let describe = target.describe();
+    let opened = tokio::task::spawn_blocking(move || {
+        target.migrate(&rt)?;
+        let mut writer = PgWriter::open(target.clone(), rt.clone(), durability)?;
+        let unsigned = writer::unsigned_events(&mut writer)?;
+        let reader = PgReader::new(&target, rt, read_connections)?;
+        Ok::<_, StoreError>((writer, unsigned, reader))
     })
+    .await
+    .map_err(|e| OpenError::Store {
+        location: describe.clone(),
+        source: StoreError::Corrupt(format!("opening panicked: {e}")),
+    })?;
+    let (writer, unsigned, reader) = opened.map_err(|source| OpenError::Store {
+        location: describe,
+        source,
+    })?;
+    Ok((Box::new(writer), unsigned, Arc::new(reader)))
 }
 
 /// Opens the store named by `url` for maintenance outside the server (`herald audit

@@ -17,6 +17,7 @@ use crate::export::ExportFormat;
 use crate::live::LiveFeed;
 use crate::query::{Direction, EventFilter, PageRequest};
 use crate::stats::{Stats, StatsRequest};
+use crate::store::postgres::{PgReader, PgTarget};
 use crate::store::sqlite::{SqliteReader, SqliteTarget};
 use crate::store::{EventPage, ReadStore};
 use crate::verify::{Report, VerifyOptions};
@@ -110,8 +111,28 @@ impl AuditReader {
     }
 
     /// Opens a reader on an existing store without starting a writer (the CLI's way in).
-    pub fn open_existing(url: &str) -> Result<Self, OpenError> {
+    /// `pg_schema` names the schema of a PostgreSQL store.
+    pub async fn open_existing(url: &str, pg_schema: &str) -> Result<Self, OpenError> {
         let location = StoreLocation::parse(url)?;
+        if let StoreLocation::Postgres(url) = &location {
+            let target = PgTarget::new(url, pg_schema)?;
+            let describe = target.describe();
+            let rt = tokio::runtime::Handle::current();
+            let store = tokio::task::spawn_blocking(move || {
+                target.check_readable(&rt)?;
+                PgReader::new(&target, rt, 1)
+            })
+            .await
+            .map_err(|e| OpenError::Store {
+                location: describe.clone(),
+                source: StoreError::Corrupt(format!("opening panicked: {e}")),
+            })?
+            .map_err(|source| OpenError::Store {
+                location: describe,
+                source,
+            })?;
+            return Ok(Self::new(Arc::new(store), 1));
+        }
         if location == StoreLocation::SqliteMemory {
             return Err(OpenError::Unsupported(
                 "sqlite::memory: has nothing to read outside the server that owns it".into(),
@@ -161,6 +182,44 @@ impl AuditReader {
     ) -> Result<EventPage, QueryError> {
         let app = app.to_owned();
         self.run(move |s| s.list(&app, &filter, &page)).await
+    }
+
+    /// Every app with recorded events.
+    pub async fn apps(&self) -> Result<Vec<String>, QueryError> {
+        self.run(|s| s.apps()).await
+    }
+
+    /// Feeds every event of `app` with `seq` above `after`, oldest first, to `sink` in
+    /// chunks (on a blocking thread; `sink` may block).
+    pub async fn scan_after(
+        &self,
+        app: &str,
+        after: i64,
+        chunk: usize,
+        mut sink: impl FnMut(Vec<EventRecord>) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), QueryError> {
+        let app = app.to_owned();
+        self.run(move |s| {
+            let mut skip = |records: Vec<EventRecord>| {
+                let fresh: Vec<EventRecord> = records
+                    .into_iter()
+                    .filter(|r| r.summary.seq > after)
+                    .collect();
+                if fresh.is_empty() {
+                    Ok(())
+                } else {
+                    sink(fresh)
+                }
+            };
+            s.scan(
+                &app,
+                &EventFilter::default(),
+                Direction::Asc,
+                chunk,
+                &mut skip,
+            )
+        })
+        .await
     }
 
     pub async fn get(&self, app: &str, seq: i64) -> Result<Option<EventRecord>, QueryError> {

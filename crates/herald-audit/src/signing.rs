@@ -43,6 +43,10 @@ pub fn default_key_path(location: &StoreLocation) -> PathBuf {
             .unwrap_or(Path::new("."))
             .join(DEFAULT_KEY_FILE),
         StoreLocation::SqliteMemory => PathBuf::from(DEFAULT_KEY_FILE),
+        // A PostgreSQL store has no directory of its own: the node's data directory. Every
+        // node of a cluster should be given the same key (HERALD_AUDIT_SIGNING_KEY), so
+        // that one public key verifies every checkpoint.
+        StoreLocation::Postgres(_) => Path::new("./data").join(DEFAULT_KEY_FILE),
     }
 }
 

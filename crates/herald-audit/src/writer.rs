@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot};
@@ -61,7 +61,27 @@ struct Inner {
     prunes: mpsc::Sender<PruneJob>,
     durability: Durability,
     on_unavailable: UnavailablePolicy,
+    health: Health,
 }
+
+/// Why the store cannot be written, if the last attempt failed: set by the writer after
+/// each batch or probe, read by `/ready`. A std Mutex: held only to copy a string.
+#[derive(Default)]
+struct Health(Mutex<Option<String>>);
+
+impl Health {
+    fn set(&self, reason: Option<String>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How often an idle writer whose store failed checks whether it is back (the store's own
+/// reconnect backoff decides whether a check actually connects).
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 impl AuditRecorder {
     /// Records `events` (in order) and answers one [`Recorded`] per event. With
@@ -152,6 +172,12 @@ impl AuditRecorder {
     pub fn on_unavailable(&self) -> UnavailablePolicy {
         self.inner.on_unavailable
     }
+
+    /// Why the store cannot be written right now (`None` when the last write or probe
+    /// succeeded). Safe to show publicly: it names no host, user or password.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        self.inner.health.get()
+    }
 }
 
 /// Settings the writer needs.
@@ -204,6 +230,7 @@ pub(crate) fn spawn(
             prunes,
             durability: settings.durability,
             on_unavailable: settings.on_unavailable,
+            health: Health::default(),
         }),
     };
     let checkpoints = Checkpoints {
@@ -219,6 +246,7 @@ pub(crate) fn spawn(
         settings.live,
         checkpoints,
         shutdown,
+        Arc::clone(&recorder.inner),
     ));
     (recorder, task)
 }
@@ -311,6 +339,7 @@ async fn run(
     live: Option<LiveFeed>,
     mut cps: Checkpoints,
     shutdown: CancellationToken,
+    inner: Arc<Inner>,
 ) {
     // The first tick one interval from now: awaiting an immediate first tick would go
     // through the timer driver and leave the writer late to its first `recv`.
@@ -319,6 +348,7 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
     loop {
+        let unhealthy = inner.health.get().is_some();
         let first = if closing {
             rx.recv().await
         } else {
@@ -357,6 +387,26 @@ async fn run(
                     rx.close();
                     continue;
                 }
+                () = tokio::time::sleep(PROBE_INTERVAL), if unhealthy => {
+                    // Idle after a failure: find out whether the store is back, so that
+                    // readiness recovers without waiting for a trigger.
+                    let probed = tokio::task::spawn_blocking(move || {
+                        let result = store.probe();
+                        (store, result)
+                    })
+                    .await;
+                    match probed {
+                        Ok((s, result)) => {
+                            store = s;
+                            inner.health.set(result.err().map(|e| e.public_reason()));
+                        }
+                        Err(error) => {
+                            tracing::error!(message = "Audit writer thread panicked; recording stops.", %error);
+                            return;
+                        }
+                    }
+                    continue;
+                }
             }
         };
         let Some(first) = first else { break };
@@ -371,7 +421,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        match commit(store, jobs).await {
+        match commit(store, jobs, &inner.health).await {
             Some((s, recorded)) => {
                 store = s;
                 for (app, n) in recorded {
@@ -412,6 +462,7 @@ async fn run(
 async fn commit(
     store: Box<dyn WriteStore>,
     jobs: Vec<Job>,
+    health: &Health,
 ) -> Option<(Box<dyn WriteStore>, HashMap<String, u64>)> {
     let outcome = tokio::task::spawn_blocking(move || {
         let mut store = store;
@@ -424,6 +475,7 @@ async fn commit(
             }
         };
         let batch: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
+        let mut reason = None;
         match store.append(&batch) {
             Ok(recorded) => {
                 let mut recorded = recorded.into_iter();
@@ -438,8 +490,12 @@ async fn commit(
             // the busy timeout).
             Err(error) if jobs.len() == 1 || !error.is_about_content() => {
                 tracing::error!(message = "Audit batch could not be recorded.", %error);
+                let public = error.public_reason();
+                if !error.is_about_content() {
+                    reason = Some(public.clone());
+                }
                 for job in jobs {
-                    let _ = job.reply.send(Err(RecordError::Unavailable(error.to_string())));
+                    let _ = job.reply.send(Err(RecordError::Unavailable(public.clone())));
                 }
             }
             Err(error) => {
@@ -448,7 +504,7 @@ async fn commit(
                     let single: Vec<&PreparedEvent> = job.events.iter().collect();
                     let result = store
                         .append(&single)
-                        .map_err(|e| RecordError::Unavailable(e.to_string()));
+                        .map_err(|e| RecordError::Unavailable(e.public_reason()));
                     match &result {
                         Ok(recorded) => count(&job.events, recorded),
                         Err(error) => {
@@ -459,11 +515,14 @@ async fn commit(
                 }
             }
         }
-        (store, new_events)
+        (store, new_events, reason)
     })
     .await;
     match outcome {
-        Ok(pair) => Some(pair),
+        Ok((store, new_events, reason)) => {
+            health.set(reason);
+            Some((store, new_events))
+        }
         Err(error) => {
             tracing::error!(message = "Audit writer thread panicked; recording stops.", %error);
             None

@@ -1,6 +1,7 @@
 //! `/events` and `/events/{seq}` through the router: every filter, full-text search,
 //! ordering, cursor pagination, app scoping and the 400/404 answers.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -27,8 +28,8 @@ const USERS: [&str; 3] = ["alice@example.com", "bob@example.com", "carol@example
 
 /// 30 audit events over Jan 7–9 (10 a day), then 3 plain-text notes on Jan 10, and an
 /// event for another app that must never show up.
-async fn fixture() -> (herald_audit::Audit, axum::Router, Vec<Spec>) {
-    let audit = open_memory().await;
+async fn fixture(store: &TestStore) -> (herald_audit::Audit, axum::Router, Vec<Spec>) {
+    let audit = store.open().await;
     let mut specs = Vec::new();
     for i in 0..30i64 {
         let spec = Spec {
@@ -98,9 +99,9 @@ fn expected(specs: &[Spec], keep: impl Fn(&Spec) -> bool) -> Vec<i64> {
     v
 }
 
-#[tokio::test]
-async fn lists_newest_first_with_a_count_and_summary_fields() {
-    let (_audit, api, _specs) = fixture().await;
+store_tests! {
+async fn lists_newest_first_with_a_count_and_summary_fields(store) {
+    let (_audit, api, _specs) = fixture(&store).await;
     let page = ok_json(&api, "/apps/1/audit/events").await;
     assert_eq!(page["count"], 33);
     assert_eq!(seqs(&page), (1..=33).rev().collect::<Vec<i64>>());
@@ -127,10 +128,11 @@ async fn lists_newest_first_with_a_count_and_summary_fields() {
         "lists leave the raw payload to the detail view"
     );
 }
+}
 
-#[tokio::test]
-async fn every_filter_selects_exactly_the_matching_rows() {
-    let (_audit, api, specs) = fixture().await;
+store_tests! {
+async fn every_filter_selects_exactly_the_matching_rows(store) {
+    let (_audit, api, specs) = fixture(&store).await;
     let cases: Vec<(&str, Vec<i64>)> = vec![
         (
             "action=updated",
@@ -196,10 +198,11 @@ async fn every_filter_selects_exactly_the_matching_rows() {
         assert_eq!(page["count"], want.len(), "{query}");
     }
 }
+}
 
-#[tokio::test]
-async fn full_text_searches_data_user_model_and_names() {
-    let (_audit, api, specs) = fixture().await;
+store_tests! {
+async fn full_text_searches_data_user_model_and_names(store) {
+    let (_audit, api, specs) = fixture(&store).await;
     let cases: Vec<(&str, Vec<i64>)> = vec![
         ("q=quarterly", vec![33, 31]),
         ("q=QUARTER", vec![33, 31]),       // prefix, case-insensitive
@@ -232,10 +235,11 @@ async fn full_text_searches_data_user_model_and_names() {
         assert_eq!(page["count"], want.len(), "{query}");
     }
 }
+}
 
-#[tokio::test]
-async fn ordering_by_time_or_seq_in_both_directions() {
-    let (_audit, api, _specs) = fixture().await;
+store_tests! {
+async fn ordering_by_time_or_seq_in_both_directions(store) {
+    let (_audit, api, _specs) = fixture(&store).await;
     let asc: Vec<i64> = (1..=33).collect();
     let desc: Vec<i64> = (1..=33).rev().collect();
     for (ordering, want) in [
@@ -248,10 +252,11 @@ async fn ordering_by_time_or_seq_in_both_directions() {
         assert_eq!(&seqs(&page), want, "{ordering}");
     }
 }
+}
 
-#[tokio::test]
-async fn cursor_pages_cover_every_row_once_even_while_recording() {
-    let (_, _, specs) = fixture().await;
+store_tests! {
+async fn cursor_pages_cover_every_row_once_even_while_recording(store) {
+    let (_, _, specs) = fixture(&store).await;
     for (query, want) in [
         ("limit=7", (1..=33).rev().collect::<Vec<i64>>()),
         ("limit=4&ordering=seq", (1..=33).collect()),
@@ -265,7 +270,8 @@ async fn cursor_pages_cover_every_row_once_even_while_recording() {
             v
         }),
     ] {
-        let (audit, api, _) = fixture().await;
+        let fresh = store.fresh().await;
+        let (audit, api, _) = fixture(&fresh).await;
         let mut seen = Vec::new();
         let mut uri = format!("/apps/1/audit/events?{query}");
         let mut pages = 0;
@@ -312,10 +318,11 @@ async fn cursor_pages_cover_every_row_once_even_while_recording() {
         );
     }
 }
+}
 
-#[tokio::test]
-async fn bad_parameters_get_400_naming_the_parameter() {
-    let (_audit, api, _specs) = fixture().await;
+store_tests! {
+async fn bad_parameters_get_400_naming_the_parameter(store) {
+    let (_audit, api, _specs) = fixture(&store).await;
     for (query, param) in [
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
@@ -345,10 +352,11 @@ async fn bad_parameters_get_400_naming_the_parameter() {
     let page = ok_json(&api, "/apps/1/audit/events?auth_key=k&auth_timestamp=1&auth_version=1.0&auth_signature=s&body_md5=x").await;
     assert_eq!(page["count"], 33);
 }
+}
 
-#[tokio::test]
-async fn detail_returns_one_event_in_full_or_404() {
-    let (_audit, api, _specs) = fixture().await;
+store_tests! {
+async fn detail_returns_one_event_in_full_or_404(store) {
+    let (_audit, api, _specs) = fixture(&store).await;
     let event = ok_json(&api, "/apps/1/audit/events/2").await;
     assert_eq!(event["seq"], 2);
     assert_eq!(event["app_id"], "1");
@@ -374,10 +382,11 @@ async fn detail_returns_one_event_in_full_or_404() {
         (StatusCode::BAD_REQUEST, Some("seq"))
     );
 }
+}
 
-#[tokio::test]
-async fn every_query_is_scoped_to_the_app_in_the_path() {
-    let (_audit, api, _specs) = fixture().await;
+store_tests! {
+async fn every_query_is_scoped_to_the_app_in_the_path(store) {
+    let (_audit, api, _specs) = fixture(&store).await;
     let page = ok_json(&api, "/apps/2/audit/events").await;
     assert_eq!(seqs(&page), [1]);
     assert_eq!(page["results"][0]["changes"]["name"]["new"], "Other app");
@@ -387,10 +396,11 @@ async fn every_query_is_scoped_to_the_app_in_the_path() {
     let (status, _) = get_json(&api, "/apps/2/audit/events/2").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+}
 
-#[tokio::test]
-async fn search_is_scoped_to_apps_with_any_characters_in_their_id() {
-    let audit = open_memory().await;
+store_tests! {
+async fn search_is_scoped_to_apps_with_any_characters_in_their_id(store) {
+    let audit = store.open().await;
     for app in ["my-app", "my.app", "my app", "MY-APP", "1"] {
         audit
             .recorder
@@ -422,4 +432,5 @@ async fn search_is_scoped_to_apps_with_any_characters_in_their_id() {
         ok_json(&api, "/apps/1/audit/events?q=a31").await["count"],
         0
     );
+}
 }

@@ -1,17 +1,17 @@
 //! `/export`: exact CSV and NDJSON bodies, headers, filters, ordering, chunked output of
 //! more rows than one chunk, and the CLI's export producing the same bytes.
 
+#[macro_use]
 mod common;
 
 use axum::http::{StatusCode, header};
 use clap::Parser;
 use common::*;
-use herald_audit::AuditConfig;
 use herald_audit::NewEvent;
 use herald_audit::cli::AuditCommand;
 
-async fn small() -> (herald_audit::Audit, axum::Router, String) {
-    let audit = open_memory().await;
+async fn small(store: &TestStore) -> (herald_audit::Audit, axum::Router, String) {
+    let audit = store.open().await;
     let first = NewEvent {
         socket_id: Some("1.2".into()),
         idempotency_key: Some("k".into()),
@@ -38,9 +38,9 @@ async fn small() -> (herald_audit::Audit, axum::Router, String) {
     (audit, api, data)
 }
 
-#[tokio::test]
-async fn csv_export_is_exact() {
-    let (_audit, api, data) = small().await;
+store_tests! {
+async fn csv_export_is_exact(store) {
+    let (_audit, api, data) = small(&store).await;
     let (status, headers, body) = get(&api, "/apps/1/audit/export?format=csv").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
@@ -58,10 +58,11 @@ async fn csv_export_is_exact() {
     );
     assert_eq!(String::from_utf8(body).unwrap(), expected);
 }
+}
 
-#[tokio::test]
-async fn ndjson_export_lines_are_the_detail_records() {
-    let (_audit, api, _data) = small().await;
+store_tests! {
+async fn ndjson_export_lines_are_the_detail_records(store) {
+    let (_audit, api, _data) = small(&store).await;
     let (status, headers, body) =
         get(&api, "/apps/1/audit/export?format=ndjson&ordering=-seq").await;
     assert_eq!(status, StatusCode::OK);
@@ -83,10 +84,11 @@ async fn ndjson_export_lines_are_the_detail_records() {
     let (_, _, body) = get(&api, "/apps/1/audit/export?format=ndjson&from=2030-01-01").await;
     assert!(body.is_empty());
 }
+}
 
-#[tokio::test]
-async fn export_parameters_are_checked() {
-    let (_audit, api, _data) = small().await;
+store_tests! {
+async fn export_parameters_are_checked(store) {
+    let (_audit, api, _data) = small(&store).await;
     for (query, param) in [
         ("", "format"),
         ("format=xml", "format"),
@@ -101,10 +103,11 @@ async fn export_parameters_are_checked() {
         );
     }
 }
+}
 
-#[tokio::test]
-async fn exports_span_many_chunks_in_order() {
-    let audit = open_memory().await;
+store_tests! {
+async fn exports_span_many_chunks_in_order(store) {
+    let audit = store.open().await;
     let events: Vec<NewEvent> = (0..2500)
         .map(|i| event("1", JAN_7 + i, "e", &["c"], &format!("row {i}")))
         .collect();
@@ -134,6 +137,7 @@ async fn exports_span_many_chunks_in_order() {
         .collect();
     assert_eq!(seqs, (1..=2000).rev().collect::<Vec<i64>>());
 }
+}
 
 #[derive(Parser)]
 struct Cli {
@@ -141,15 +145,11 @@ struct Cli {
     command: AuditCommand,
 }
 
-#[tokio::test]
-async fn the_cli_exports_the_same_bytes_and_names_bad_flags() {
+store_tests! {
+async fn the_cli_exports_the_same_bytes_and_names_bad_flags(store) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/audit.db", dir.path().display());
-    let audit = open_with(AuditConfig {
-        url: url.clone(),
-        ..AuditConfig::default()
-    })
-    .await;
+    let url = store.url();
+    let audit = open_with(store.persistent_config()).await;
     audit
         .recorder
         .record(vec![
@@ -204,13 +204,24 @@ async fn the_cli_exports_the_same_bytes_and_names_bad_flags() {
         "audit", "query", "--db", &url, "--model", "service", "--json",
     ]);
     herald_audit::cli::run(cli.command).await.unwrap();
-    let missing = format!("sqlite://{}/none.db", dir.path().display());
-    let cli = Cli::parse_from(["audit", "query", "--db", &missing]);
-    let err = format!(
-        "{:#}",
-        herald_audit::cli::run(cli.command).await.unwrap_err()
-    );
-    assert!(err.contains("no audit database"), "{err}");
+    if store.is_postgres() {
+        // A database (or schema) without herald's tables is refused, not created.
+        let cli = Cli::parse_from(["audit", "query", "--db", &url, "--pg-schema", "elsewhere"]);
+        let err = format!(
+            "{:#}",
+            herald_audit::cli::run(cli.command).await.unwrap_err()
+        );
+        assert!(err.contains("no herald audit data"), "{err}");
+    } else {
+        let missing = format!("sqlite://{}/none.db", dir.path().display());
+        let cli = Cli::parse_from(["audit", "query", "--db", &missing]);
+        let err = format!(
+            "{:#}",
+            herald_audit::cli::run(cli.command).await.unwrap_err()
+        );
+        assert!(err.contains("no audit database"), "{err}");
+    }
+}
 }
 
 /// Issue 10: payloads come from whoever can trigger, and a CSV export is opened in a

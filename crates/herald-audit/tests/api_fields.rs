@@ -2,6 +2,7 @@
 //! activity-tracker backends) recorded and queried by every field they map to, including
 //! the `error` and `ip` columns, through the API, stats and export.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -13,8 +14,8 @@ fn from_ip(mut e: NewEvent, ip: Option<&str>) -> NewEvent {
     e
 }
 
-async fn fixture() -> (herald_audit::Audit, axum::Router) {
-    let audit = open_memory().await;
+async fn fixture(store: &TestStore) -> (herald_audit::Audit, axum::Router) {
+    let audit = store.open().await;
     let logger = json!({
         "event_code": "permit_create", "content_type": "permit", "object_id": 12,
         "object_description": "Permit #12", "username": "alice", "level": "warning",
@@ -59,9 +60,9 @@ async fn fixture() -> (herald_audit::Audit, axum::Router) {
     (audit, api)
 }
 
-#[tokio::test]
-async fn every_mapped_field_is_returned_and_filterable() {
-    let (_audit, api) = fixture().await;
+store_tests! {
+async fn every_mapped_field_is_returned_and_filterable(store) {
+    let (_audit, api) = fixture(&store).await;
     let one = ok_json(&api, "/apps/1/audit/events/1").await;
     assert_eq!(one["action"], "permit_create");
     assert_eq!(one["model"], "permit");
@@ -101,10 +102,11 @@ async fn every_mapped_field_is_returned_and_filterable() {
     let (status, body) = get_json(&api, "/apps/1/audit/events?ip=1.1.1.1&ip_address=2.2.2.2").await;
     assert_eq!(status, 400, "{body}");
 }
+}
 
-#[tokio::test]
-async fn stats_and_export_see_the_new_fields() {
-    let (_audit, api) = fixture().await;
+store_tests! {
+async fn stats_and_export_see_the_new_fields(store) {
+    let (_audit, api) = fixture(&store).await;
     let stats = ok_json(&api, "/apps/1/audit/stats?ip=10.1.2.3").await;
     assert_eq!(stats["total"], 1);
     assert_eq!(
@@ -136,4 +138,5 @@ async fn stats_and_export_see_the_new_fields() {
     let line: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(line["ip"], "192.0.2.9");
     assert_eq!(line["action"], "login");
+}
 }

@@ -2,6 +2,7 @@
 //! `/models/{model}/objects/{object_id}`): the numbers must be exactly those of the
 //! recorded events.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
@@ -10,8 +11,8 @@ use herald_audit::timefmt;
 use serde_json::json;
 
 /// Events today, 3, 10 and 40 days ago (recorded in time order, as a server receives them).
-async fn fixture() -> (herald_audit::Audit, axum::Router, i64) {
-    let audit = open_memory().await;
+async fn fixture(store: &TestStore) -> (herald_audit::Audit, axum::Router, i64) {
+    let audit = store.open().await;
     let now = timefmt::now_micros();
     let today_start = timefmt::day_index(now) * DAY;
     let today = today_start + (now - today_start) / 2;
@@ -70,9 +71,9 @@ async fn fixture() -> (herald_audit::Audit, axum::Router, i64) {
     (audit, api, now)
 }
 
-#[tokio::test]
-async fn stats_count_windows_breakdowns_days_and_recent_activity() {
-    let (_audit, api, now) = fixture().await;
+store_tests! {
+async fn stats_count_windows_breakdowns_days_and_recent_activity(store) {
+    let (_audit, api, now) = fixture(&store).await;
     let s = ok_json(&api, "/apps/1/audit/stats").await;
     assert_eq!(
         (s["total"].as_u64(), s["today"].as_u64()),
@@ -121,10 +122,11 @@ async fn stats_count_windows_breakdowns_days_and_recent_activity() {
     );
     assert_eq!(seqs(&json!({"results": s["recent"]})), [6, 5, 4, 3, 2, 1]);
 }
+}
 
-#[tokio::test]
-async fn stats_over_a_range_and_with_filters() {
-    let (_audit, api, now) = fixture().await;
+store_tests! {
+async fn stats_over_a_range_and_with_filters(store) {
+    let (_audit, api, now) = fixture(&store).await;
     let s = ok_json(&api, "/apps/1/audit/stats?days=7").await;
     assert_eq!(s["total"], 6, "windows ignore the range");
     assert_eq!(s["range"]["count"], 4);
@@ -202,10 +204,11 @@ async fn stats_over_a_range_and_with_filters() {
         );
     }
 }
+}
 
-#[tokio::test]
-async fn user_model_and_object_activity() {
-    let (_audit, api, _now) = fixture().await;
+store_tests! {
+async fn user_model_and_object_activity(store) {
+    let (_audit, api, _now) = fixture(&store).await;
     let a = ok_json(&api, "/apps/1/audit/users/alice@example.com").await;
     assert_eq!(a["user"], "alice@example.com");
     assert_eq!(a["count"], 3);
@@ -260,13 +263,14 @@ async fn user_model_and_object_activity() {
         (StatusCode::BAD_REQUEST, Some("user"))
     );
 }
+}
 
+store_tests! {
 /// Whole days come from the writer's rollups and partial days from rows; whatever the
 /// range, the answer must equal counting every row (forced here by a filter that matches
 /// every event).
-#[tokio::test]
-async fn rollups_and_rows_agree_for_any_range() {
-    let audit = open_memory().await;
+async fn rollups_and_rows_agree_for_any_range(store) {
+    let audit = store.open().await;
     let actions = ["created", "updated", "deleted"];
     let mut events = Vec::new();
     for i in 0..200i64 {
@@ -324,4 +328,5 @@ async fn rollups_and_rows_agree_for_any_range() {
             "{range}"
         );
     }
+}
 }

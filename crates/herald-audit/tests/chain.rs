@@ -4,11 +4,12 @@
 //! Tampering with the file is tested against the binary in
 //! `tests/compat/python/test_audit_integrity.py`.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{JAN_7, MINUTE, audit_event};
+use common::{JAN_7, MINUTE, TestStore, audit_event};
 use herald_audit::verify::VerifyOptions;
 use herald_audit::{Audit, AuditConfig, AuditReader};
 use rusqlite::Connection;
@@ -22,6 +23,22 @@ async fn open_file(path: &std::path::Path, every: u64) -> (Audit, CancellationTo
             checkpoint_every: every,
             checkpoint_interval: Duration::from_secs(3600),
             ..AuditConfig::default()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .expect("open audit store");
+    (audit, shutdown)
+}
+
+/// The test's store, checkpointing every `every` events.
+async fn open_store(store: &TestStore, every: u64) -> (Audit, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let audit = herald_audit::open(
+        AuditConfig {
+            checkpoint_every: every,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..store.persistent_config()
         },
         shutdown.clone(),
     )
@@ -68,18 +85,16 @@ fn hashes(path: &std::path::Path) -> Vec<(String, i64, Vec<u8>, Vec<u8>)> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_app_is_chained_and_checkpointed_every_n_events_and_at_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let (audit, shutdown) = open_file(&path, 4).await;
+store_tests! {
+async fn each_app_is_chained_and_checkpointed_every_n_events_and_at_shutdown(store) {
+    let (audit, shutdown) = open_store(&store, 4).await;
     record(&audit, "1", 10).await;
     record(&audit, "other", 3).await;
     let reader = audit.reader.clone();
     close(audit, shutdown).await;
 
-    // The key was generated beside the store, readable by its owner only.
-    let key = dir.path().join("herald-audit-signing.pem");
+    // The key was generated (beside an SQLite store), readable by its owner only.
+    let key = store.key_path();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -116,7 +131,7 @@ async fn each_app_is_chained_and_checkpointed_every_n_events_and_at_shutdown() {
     assert_eq!((report.ok, report.verified), (true, 3));
 
     // A restart keeps the key and continues the chain.
-    let (audit, shutdown) = open_file(&path, 4).await;
+    let (audit, shutdown) = open_store(&store, 4).await;
     record(&audit, "1", 2).await;
     let reader = audit.reader.clone();
     close(audit, shutdown).await;
@@ -125,6 +140,7 @@ async fn each_app_is_chained_and_checkpointed_every_n_events_and_at_shutdown() {
         (report.ok, report.verified, report.checkpoints),
         (true, 12, 4)
     );
+}
 }
 
 /// Turns a chained store back into the schema-2 layout herald wrote before the chain.

@@ -3,6 +3,7 @@
 //! kills it with SIGKILL mid-stream, reopens the store, and finds every acknowledged event,
 //! numbered without gaps, and a retried idempotent event recorded once.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ const WRITERS: usize = 8;
 #[test]
 #[ignore = "the child process of acknowledged_events_survive_kill_9, which runs it"]
 fn durability_child() {
-    let path = std::env::var(CHILD_ENV).unwrap_or_else(|_| {
+    let url = std::env::var(CHILD_ENV).unwrap_or_else(|_| {
         panic!("run only by acknowledged_events_survive_kill_9 ({CHILD_ENV} unset)")
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -32,7 +33,7 @@ fn durability_child() {
     rt.block_on(async move {
         let audit = herald_audit::open(
             AuditConfig {
-                url: format!("sqlite://{path}"),
+                url,
                 ..AuditConfig::default()
             },
             CancellationToken::new(),
@@ -70,10 +71,8 @@ fn durability_child() {
     });
 }
 
-#[tokio::test]
-async fn acknowledged_events_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
+store_tests! {
+async fn acknowledged_events_survive_kill_9(store) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -82,7 +81,7 @@ async fn acknowledged_events_survive_kill_9() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, &path)
+        .env(CHILD_ENV, store.url())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -107,11 +106,7 @@ async fn acknowledged_events_survive_kill_9() {
         }
     }
 
-    let audit = open_with(AuditConfig {
-        url: format!("sqlite://{}", path.display()),
-        ..AuditConfig::default()
-    })
-    .await;
+    let audit = open_with(store.persistent_config()).await;
     for (seq, key) in &acked {
         let record = audit
             .reader
@@ -152,4 +147,5 @@ async fn acknowledged_events_survive_kill_9() {
         "{} acknowledged events, {total} recorded, all present after kill -9",
         acked.len()
     );
+}
 }

@@ -2,6 +2,7 @@
 //! being committed see every event exactly once in seq order; a reader that stops reading is
 //! cut off with a reason and its resume position; the HTTP route's headers and refusals.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -55,9 +56,9 @@ async fn record_many(audit: &herald_audit::Audit, count: usize, per_call: usize)
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readers_joining_during_writes_get_every_event_once_in_order() {
-    let audit = open_memory().await;
+store_tests! {
+async fn readers_joining_during_writes_get_every_event_once_in_order(store) {
+    let audit = store.open().await;
     record_many(&audit, 1000, 50).await;
     let feed = audit.reader.live().unwrap().clone();
     let writer = {
@@ -101,16 +102,16 @@ async fn readers_joining_during_writes_get_every_event_once_in_order() {
         );
     }
 }
+}
 
-#[tokio::test]
-async fn a_reader_that_stops_reading_is_cut_off_with_its_resume_position() {
+store_tests! {
+async fn a_reader_that_stops_reading_is_cut_off_with_its_resume_position(store) {
     let audit = open_with(AuditConfig {
-        url: "sqlite::memory:".into(),
         live: LiveSettings {
             buffer: 8,
             ..LiveSettings::default()
         },
-        ..AuditConfig::default()
+        ..store.config()
     })
     .await;
     let feed = audit.reader.live().unwrap().clone();
@@ -146,10 +147,11 @@ async fn a_reader_that_stops_reading_is_cut_off_with_its_resume_position() {
     let (seqs, _) = read_until(&mut resumed, |s, _| s.len() == 40).await;
     assert_eq!(seqs, (2..=41).collect::<Vec<_>>());
 }
+}
 
-#[tokio::test]
-async fn the_route_answers_sse_and_refuses_bad_positions() {
-    let audit = open_memory().await;
+store_tests! {
+async fn the_route_answers_sse_and_refuses_bad_positions(store) {
+    let audit = store.open().await;
     let app = api(&audit);
     let response = app
         .clone()
@@ -189,4 +191,5 @@ async fn the_route_answers_sse_and_refuses_bad_positions() {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["parameter"], param, "{uri}: {value}");
     }
+}
 }

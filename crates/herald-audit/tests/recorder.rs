@@ -1,6 +1,7 @@
 //! The recorder through its public handle: numbering, group commit under concurrency,
 //! idempotency, saturation, unavailability, shutdown draining, stored fields.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -10,9 +11,9 @@ use herald_audit::{AuditConfig, NewEvent, RecordError};
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::test]
-async fn seq_is_monotonic_per_app_and_separate_across_apps() {
-    let audit = open_memory().await;
+store_tests! {
+async fn seq_is_monotonic_per_app_and_separate_across_apps(store) {
+    let audit = store.open().await;
     let r = &audit.recorder;
     let a1 = r
         .record(vec![
@@ -35,19 +36,11 @@ async fn seq_is_monotonic_per_app_and_separate_across_apps() {
     assert!(a1.iter().chain(&b1).chain(&a2).all(|r| !r.duplicate));
 }
 
-#[tokio::test]
-async fn numbering_continues_after_reopening_a_file_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/nested/dir/audit.db", dir.path().display());
+/// SQLite: in a file created with its directories.
+async fn numbering_continues_after_reopening_the_store(store) {
     for expected in [1, 2] {
         let shutdown = CancellationToken::new();
-        let audit = herald_audit::open(
-            AuditConfig {
-                url: url.clone(),
-                ..AuditConfig::default()
-            },
-            shutdown.clone(),
-        )
+        let audit = herald_audit::open(store.persistent_config(), shutdown.clone())
         .await
         .unwrap();
         let rec = audit
@@ -61,14 +54,8 @@ async fn numbering_continues_after_reopening_a_file_store() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_calls_are_group_committed_with_distinct_seqs() {
-    let dir = tempfile::tempdir().unwrap();
-    let audit = open_with(AuditConfig {
-        url: format!("sqlite://{}/audit.db", dir.path().display()),
-        ..AuditConfig::default()
-    })
-    .await;
+async fn concurrent_calls_are_group_committed_with_distinct_seqs(store) {
+    let audit = open_with(store.persistent_config()).await;
     let mut tasks = Vec::new();
     for i in 0..1000 {
         let recorder = audit.recorder.clone();
@@ -91,30 +78,22 @@ async fn concurrent_calls_are_group_committed_with_distinct_seqs() {
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=1000).collect::<Vec<i64>>());
 
-    let conn = Connection::open(dir.path().join("audit.db")).unwrap();
-    let (rows, distinct_data): (i64, i64) = conn
-        .query_row(
-            "SELECT count(*), count(DISTINCT data) FROM events WHERE app_id = '1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((rows, distinct_data), (1000, 1000));
+    let counts = store
+        .sql_ints("SELECT count(*), count(DISTINCT data) FROM events WHERE app_id = '1'")
+        .await;
+    assert_eq!(counts, [1000, 1000]);
     // Receive time never decreases along seq, whatever order the calls reached the writer in.
-    let backwards: i64 = conn
-        .query_row(
+    let backwards = store
+        .sql_ints(
             "SELECT count(*) FROM events a JOIN events b ON b.app_id = a.app_id AND b.seq = a.seq + 1
              WHERE b.received_at < a.received_at",
-            [],
-            |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(backwards, 0);
+        .await;
+    assert_eq!(backwards, [0]);
 }
 
-#[tokio::test]
-async fn an_idempotency_key_records_once_and_returns_the_original_seq() {
-    let audit = open_memory().await;
+async fn an_idempotency_key_records_once_and_returns_the_original_seq(store) {
+    let audit = store.open().await;
     let keyed = |key: &str, data: &str| NewEvent {
         idempotency_key: Some(key.into()),
         ..event("1", JAN_7, "e", &["c"], data)
@@ -167,6 +146,7 @@ async fn an_idempotency_key_records_once_and_returns_the_original_seq() {
     assert_eq!(page.count, 3);
     let original = audit.reader.get("1", 1).await.unwrap().unwrap();
     assert_eq!(original.data, "first");
+}
 }
 
 /// Holds SQLite's write lock from another connection, as a stuck or foreign writer would.
@@ -310,16 +290,10 @@ async fn an_unwritable_store_answers_unavailable_with_the_cause_and_keeps_number
     );
 }
 
-#[tokio::test]
-async fn shutdown_drains_the_queue_then_refuses() {
+store_tests! {
+async fn shutdown_drains_the_queue_then_refuses(store) {
     let shutdown = CancellationToken::new();
-    let audit = herald_audit::open(
-        AuditConfig {
-            url: "sqlite::memory:".into(),
-            ..AuditConfig::default()
-        },
-        shutdown.clone(),
-    )
+    let audit = herald_audit::open(store.config(), shutdown.clone())
     .await
     .unwrap();
     let pending: Vec<_> = (0..20)
@@ -352,9 +326,8 @@ async fn shutdown_drains_the_queue_then_refuses() {
     );
 }
 
-#[tokio::test]
-async fn every_field_is_stored_and_payloads_are_kept_verbatim() {
-    let audit = open_memory().await;
+async fn every_field_is_stored_and_payloads_are_kept_verbatim(store) {
+    let audit = store.open().await;
     let encrypted = r#"{"nonce":"bm9uY2U=","ciphertext":"c2VjcmV0"}"#;
     let full = NewEvent {
         socket_id: Some("123.456".into()),
@@ -425,29 +398,35 @@ async fn every_field_is_stored_and_payloads_are_kept_verbatim() {
     assert!(audit.reader.get("2", 1).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn the_store_refuses_updates_and_deletes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let audit = open_with(AuditConfig {
-        url: format!("sqlite://{}", path.display()),
-        ..AuditConfig::default()
-    })
-    .await;
+async fn the_store_refuses_updates_and_deletes(store) {
+    let audit = open_with(store.persistent_config()).await;
     audit
         .recorder
         .record(vec![event("1", JAN_7, "e", &["c"], "x")])
         .await
         .unwrap();
-    let conn = Connection::open(&path).unwrap();
-    for sql in [
+    let mut statements = vec![
         "UPDATE events SET data = 'forged'",
         "DELETE FROM events",
         "DELETE FROM event_channels",
-    ] {
-        let err = conn.execute(sql, []).unwrap_err().to_string();
-        assert!(err.contains("append-only"), "{sql}: {err}");
+    ];
+    if store.is_postgres() {
+        statements.extend(["TRUNCATE events", "TRUNCATE event_channels"]);
+        let client = store.pg_client().await;
+        for sql in statements {
+            let err = client.batch_execute(sql).await.unwrap_err();
+            let err = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+    } else {
+        let conn = Connection::open(store.url().trim_start_matches("sqlite://")).unwrap();
+        for sql in statements {
+            let err = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
     }
+    assert_eq!(audit.reader.get("1", 1).await.unwrap().unwrap().data, "x");
+}
 }
 
 #[tokio::test]

@@ -9,8 +9,14 @@
 //! `seq = last_seq + 1`, `content_hash` and `hash` ([`crate::chain`]), and writes the head
 //! back before committing. That keeps seqs dense and the chain whole even when several
 //! writers share a store (PostgreSQL: `SELECT … FOR UPDATE` on the head row).
+//!
+//! The query logic both stores share lives here too: [`timeline`] turns a time range into
+//! a `seq` range, [`stats`] assembles statistics from a store's counting primitives.
 
+pub mod postgres;
 pub mod sqlite;
+pub(crate) mod stats;
+pub(crate) mod timeline;
 
 use crate::chain::{ChainHead, ChainRow, Checkpoint};
 use crate::error::StoreError;
@@ -49,6 +55,12 @@ pub trait WriteStore: Send + 'static {
 
     /// Called once when the writer stops, after the last batch.
     fn close(&mut self) {}
+
+    /// Checks that the store can be written, reconnecting if it was lost. The writer calls
+    /// it while idle after a failure, so that readiness recovers without traffic.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// One page of a selection, as the list endpoints return it.
@@ -72,6 +84,9 @@ pub trait ReadStore: Send + Sync + 'static {
     ) -> Result<EventPage, StoreError>;
 
     fn get(&self, app: &str, seq: i64) -> Result<Option<EventRecord>, StoreError>;
+
+    /// Every app with recorded events.
+    fn apps(&self) -> Result<Vec<String>, StoreError>;
 
     fn stats(&self, app: &str, request: &StatsRequest) -> Result<Stats, StoreError>;
 

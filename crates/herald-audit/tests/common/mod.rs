@@ -1,7 +1,16 @@
 //! Helpers shared by the integration tests: opening a store, making audit events the way
 //! backends publish them, and calling the query API in-process.
+//!
+//! Tests that hold for every store are written once inside [`store_tests!`], which runs
+//! each body against SQLite and against PostgreSQL (a fresh database per test, see
+//! [`TestStore`]).
 
 #![allow(dead_code)]
+
+pub mod pg;
+
+#[allow(unused_imports)]
+pub use pg::TestStore;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,6 +25,32 @@ use tower::ServiceExt;
 pub const JAN_7: i64 = 1_736_208_000_000_000;
 pub const MINUTE: i64 = 60_000_000;
 pub const DAY: i64 = 86_400_000_000;
+
+/// Runs each test body once per store: `mod NAME { fn sqlite(); fn postgres(); }`.
+#[macro_export]
+macro_rules! store_tests {
+    ($( $(#[doc = $doc:literal])* async fn $name:ident($store:ident) $body:block )*) => {$(
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($store: $crate::common::TestStore) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::common::TestStore::sqlite()).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(store) = $crate::common::TestStore::postgres().await {
+                    run(store).await
+                }
+            }
+        }
+    )*};
+}
 
 pub async fn open_memory() -> Audit {
     open_with(AuditConfig {

@@ -43,7 +43,8 @@ impl SqliteTarget {
                 memory: false,
                 busy_timeout,
             },
-            StoreLocation::SqliteMemory => {
+            // A PostgreSQL location never reaches here (`open` routes it to its own store).
+            StoreLocation::SqliteMemory | StoreLocation::Postgres(_) => {
                 static NEXT: AtomicU64 = AtomicU64::new(0);
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
                 Self {

@@ -231,6 +231,25 @@ impl ReadStore for SqliteReader {
         })
     }
 
+    fn apps(&self) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|conn| {
+            // One index probe per app (a DISTINCT would read every row).
+            let mut apps = Vec::new();
+            let mut next = conn.prepare_cached(
+                "SELECT app_id FROM events WHERE app_id > ?1 ORDER BY app_id LIMIT 1",
+            )?;
+            let mut after = String::new();
+            while let Some(app) = next
+                .query_row(params![after], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                apps.push(app.clone());
+                after = app;
+            }
+            Ok(apps)
+        })
+    }
+
     fn stats(&self, app: &str, request: &StatsRequest) -> Result<Stats, StoreError> {
         self.snapshot(|conn| super::stats::stats(conn, app, request))
     }

@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::event::{EventRecord, EventSummary};
 use crate::extract::Changes;
 use crate::query::EventFilter;
+use crate::store::timeline::{self, SeqProbe};
 use crate::timefmt;
 
 pub const SUMMARY_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.action, e.model, \
@@ -22,101 +23,59 @@ pub const RECORD_COLUMNS: &str = "e.seq, e.received_at, e.name, e.channels, e.ac
      e.ip, e.app_id, e.data, e.socket_id, e.client_ip, e.user_agent, e.library, e.auth_key, \
      e.idempotency_key";
 
-/// The `seq` range an event's receive time must fall in; `None` when no event can match.
-/// Exact because receive times never decrease with `seq` within an app.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SeqRange {
-    pub lo: Option<i64>,
-    pub hi: Option<i64>,
-}
+pub use crate::store::timeline::SeqRange;
 
+/// The `seq` range of events received in `[from, to)` (see [`crate::store::timeline`]).
 pub fn seq_range(
     conn: &Connection,
     app: &str,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Option<SeqRange>, StoreError> {
-    if from.is_none() && to.is_none() {
-        return Ok(Some(SeqRange::default()));
-    }
-    let Some((first, last)) = seq_bounds(conn, app)? else {
-        return Ok(None);
-    };
-    let mut range = SeqRange::default();
-    if let Some(from) = from {
-        let Some(lo) = first_at_or_after(conn, app, first, last, from)? else {
-            return Ok(None);
-        };
-        range.lo = Some(lo);
-    }
-    if let Some(to) = to {
-        // The last event before `to` is the one just before the first at or after it.
-        let hi = match first_at_or_after(conn, app, first, last, to)? {
-            Some(seq) => previous_seq(conn, app, seq)?,
-            None => Some(last),
-        };
-        let Some(hi) = hi else { return Ok(None) };
-        range.hi = Some(hi);
-    }
-    if let (Some(lo), Some(hi)) = (range.lo, range.hi) {
-        if lo > hi {
-            return Ok(None);
-        }
-    }
-    Ok(Some(range))
+    timeline::seq_range(&mut Probe(conn), app, from, to)
 }
 
 /// The first and last `seq` of an app, if it has events.
 pub fn seq_bounds(conn: &Connection, app: &str) -> Result<Option<(i64, i64)>, StoreError> {
-    let bounds: (Option<i64>, Option<i64>) = conn
-        // Two subqueries: SQLite answers a lone min() or max() with one index probe, but
-        // both in one SELECT with a scan of the app's whole index.
-        .prepare_cached(
-            "SELECT (SELECT min(seq) FROM events WHERE app_id = ?1),
-                    (SELECT max(seq) FROM events WHERE app_id = ?1)",
-        )?
-        .query_row(params![app], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(match bounds {
-        (Some(first), Some(last)) => Some((first, last)),
-        _ => None,
-    })
+    Probe(conn).bounds(app)
 }
 
-/// Binary search over `seq` for the first event received at or after `at`: about twenty
-/// index probes for a million events, and no time index to maintain on every insert.
-fn first_at_or_after(
-    conn: &Connection,
-    app: &str,
-    first: i64,
-    last: i64,
-    at: i64,
-) -> Result<Option<i64>, StoreError> {
-    let mut probe = conn.prepare_cached(
-        "SELECT seq, received_at FROM events WHERE app_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT 1",
-    )?;
-    let (mut lo, mut hi) = (first, last + 1); // answer in [lo, hi]; hi = none
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let found: Option<(i64, i64)> = probe
-            .query_row(params![app, mid], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        match found {
-            Some((seq, received_at)) if received_at >= at => hi = mid.min(seq),
-            Some((seq, _)) => lo = seq + 1,
-            None => hi = mid,
-        }
-    }
-    if lo > last {
-        return Ok(None);
-    }
-    // `lo` may fall in a gap (there are none today); land on the event itself.
-    Ok(probe.query_row(params![app, lo], |r| r.get(0)).optional()?)
-}
+struct Probe<'c>(&'c Connection);
 
-fn previous_seq(conn: &Connection, app: &str, seq: i64) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT max(seq) FROM events WHERE app_id = ?1 AND seq < ?2")?
-        .query_row(params![app, seq], |r| r.get(0))?)
+impl SeqProbe for Probe<'_> {
+    fn bounds(&mut self, app: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let bounds: (Option<i64>, Option<i64>) = self
+            .0
+            // Two subqueries: SQLite answers a lone min() or max() with one index probe,
+            // but both in one SELECT with a scan of the app's whole index.
+            .prepare_cached(
+                "SELECT (SELECT min(seq) FROM events WHERE app_id = ?1),
+                        (SELECT max(seq) FROM events WHERE app_id = ?1)",
+            )?
+            .query_row(params![app], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(match bounds {
+            (Some(first), Some(last)) => Some((first, last)),
+            _ => None,
+        })
+    }
+
+    fn first_from(&mut self, app: &str, seq: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT seq, received_at FROM events WHERE app_id = ?1 AND seq >= ?2
+                 ORDER BY seq LIMIT 1",
+            )?
+            .query_row(params![app, seq], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn before(&mut self, app: &str, seq: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT max(seq) FROM events WHERE app_id = ?1 AND seq < ?2")?
+            .query_row(params![app, seq], |r| r.get(0))?)
+    }
 }
 
 /// The full-text token standing for an app: `a` and the id's bytes in hex, a single token
