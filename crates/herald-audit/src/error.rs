@@ -80,6 +80,7 @@ impl StoreError {
                 "the audit store is in an unexpected state (see the server log)".to_owned()
             }
             Self::Cancelled => "the reader went away".to_owned(),
+            Self::Unsupported(why) => why.clone(),
         }
     }
 
@@ -115,6 +116,9 @@ pub enum StoreError {
     /// The reading side was dropped (for example an export whose client went away).
     #[error("the reader went away")]
     Cancelled,
+    /// The store does not offer this operation (yet); the text says which and what to do.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A PostgreSQL error as one line: the server's message and SQLSTATE when it answered,

@@ -19,6 +19,7 @@ use crate::chain::{self, ChainHead, Checkpoint, Digest, GENESIS};
 use crate::config::Durability;
 use crate::error::StoreError;
 use crate::event::{PreparedEvent, Recorded};
+use crate::retention::{PruneStep, RetentionPolicy};
 use crate::store::WriteStore;
 use crate::timefmt;
 
@@ -591,6 +592,25 @@ impl PgWriter {
 }
 
 impl WriteStore for PgWriter {
+    /// Retention is not implemented on PostgreSQL yet: its schema refuses deleting the
+    /// pruned events' channel rows, and the rollup and search-index removal has not been
+    /// written. Refusing loudly keeps `[[apps.retention]]` from silently doing nothing.
+    fn prune_step(
+        &mut self,
+        _app: &str,
+        _policy: &RetentionPolicy,
+        _now: i64,
+        _after: i64,
+        _limit: usize,
+        _dry_run: bool,
+    ) -> Result<PruneStep, StoreError> {
+        Err(StoreError::Unsupported(
+            "retention ([[apps.retention]], herald audit prune) is not supported on the \
+             PostgreSQL audit store yet; it works on SQLite"
+                .into(),
+        ))
+    }
+
     fn chain_heads(&mut self) -> Result<Vec<ChainHead>, StoreError> {
         self.on_conn(async |client| {
             let rows = client
