@@ -41,6 +41,24 @@ impl Default for PageRequest {
 }
 
 impl PageRequest {
+    /// The SQL keyword of this page's order by `seq`.
+    pub fn order_sql(&self) -> &'static str {
+        match self.direction {
+            Direction::Asc => "ASC",
+            Direction::Desc => "DESC",
+        }
+    }
+
+    /// The `seq` bound a continued page starts after: the comparison operator and the
+    /// cursor's seq (`>` going up, `<` going down), or `None` on a first page.
+    pub fn seq_bound(&self) -> Option<(&'static str, i64)> {
+        let op = match self.direction {
+            Direction::Asc => ">",
+            Direction::Desc => "<",
+        };
+        self.after.map(|seq| (op, seq))
+    }
+
     /// Reads `ordering` (`time`, `-time`, `seq`, `-seq`), `limit` and `cursor` (or `next`).
     pub fn from_params(p: &mut Params, default: Direction) -> Result<Self, ParamError> {
         let ordering = p.take("ordering").map(|o| parse_ordering(&o)).transpose()?;

@@ -132,19 +132,9 @@ pub(super) fn page(
     mut sel: Selection,
     page: &PageRequest,
 ) -> Result<(Vec<EventSummary>, Option<String>), StoreError> {
-    let order = match page.direction {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
-    if let Some(after) = page.after {
-        sel.push_seq(
-            if page.direction == Direction::Asc {
-                ">"
-            } else {
-                "<"
-            },
-            after,
-        );
+    let order = page.order_sql();
+    if let Some((op, after)) = page.seq_bound() {
+        sel.push_seq(op, after);
     }
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} {} ORDER BY {} {order} LIMIT {}",
